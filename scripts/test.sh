@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Beacon's test command (the README's, and what CI runs): installs what the tests need, checks
+# formatting and lints, then runs every test tier that is switched on.
+#
+#   scripts/test.sh              fast tier: unit + integration tests (DuckDB reads the outputs)
+#   BEACON_SLOW_TESTS=1 scripts/test.sh   also the slow tier
+#
+# Needs: cargo, python3 (3.9+). Installs DuckDB from PyPI into .venv-test/ (once).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=.venv-test
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import duckdb" 2>/dev/null; then
+  echo "== installing the test reader (DuckDB) into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+fi
+export BEACON_TEST_PYTHON="$PWD/$venv/bin/python"
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --all-targets --locked -- -D warnings
+
+echo "== cargo test"
+cargo test --locked -- --test-threads=2

@@ -1,0 +1,17 @@
+//! Beacon: a nightly batch job for B2B growth analytics on Apache DataFusion.
+//!
+//! A run flows one way: [`spec`] (the pipeline YAML) -> [`load`] (sources -> contract checks ->
+//! raw Parquet) -> [`models`] (SQL files -> dependency graph -> execution) -> [`publish`] (staged
+//! files, one commit, a manifest), conducted by [`run`]. [`storage`] turns every URL into an
+//! object store; [`engine`] builds the DataFusion session. The `beacon` binary is a thin CLI over
+//! this library; nothing here prints.
+
+pub mod contract;
+pub mod engine;
+pub mod load;
+pub mod models;
+pub mod publish;
+pub mod run;
+pub mod sample;
+pub mod spec;
+pub mod storage;

@@ -1,0 +1,136 @@
+//! Streams a query result into zstd Parquet files on any object store.
+//!
+//! Files roll over at `max_rows_per_file` so large tables become a few large files (warehouses
+//! read those best), and a table with no rows still gets one file that carries its schema.
+
+use crate::storage::Location;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::dataframe::DataFrame;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::StreamExt;
+use object_store::path::Path as ObjPath;
+use object_store::buffered::BufWriter;
+use object_store::ObjectStoreExt;
+use parquet::arrow::async_writer::AsyncArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+/// How Parquet files are laid out.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    /// Rows per row group: large enough for good compression and few footers, small enough to
+    /// let readers skip with statistics.
+    pub row_group_rows: usize,
+    /// Rows per file before a new file is started.
+    pub max_rows_per_file: usize,
+    pub zstd_level: i32,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions { row_group_rows: 1 << 20, max_rows_per_file: 16 << 20, zstd_level: 3 }
+    }
+}
+
+/// One written file.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct WrittenFile {
+    /// Path inside the store.
+    pub path: String,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// Everything written for one table.
+#[derive(Debug, Clone)]
+pub struct WrittenTable {
+    pub files: Vec<WrittenFile>,
+    pub rows: u64,
+    pub bytes: u64,
+    pub schema: SchemaRef,
+}
+
+/// Errors writing Parquet.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("query failed while writing {location}: {source}")]
+    Query { location: String, source: datafusion::error::DataFusionError },
+    #[error("cannot write Parquet to {location}: {source}")]
+    Parquet { location: String, source: parquet::errors::ParquetError },
+    #[error("cannot inspect written file {location}: {source}")]
+    Head { location: String, source: object_store::Error },
+}
+
+fn properties(opts: &WriteOptions) -> WriterProperties {
+    let level = ZstdLevel::try_new(opts.zstd_level).unwrap_or_default();
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
+        .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
+        .set_created_by(format!("beacon {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Executes `df` and writes its rows under `dir` as `part-NNNNN.parquet`.
+pub async fn write_dataframe(df: DataFrame, dir: &Location, opts: &WriteOptions) -> Result<WrittenTable, WriteError> {
+    let location = dir.display.clone();
+    let stream = df.execute_stream().await.map_err(|source| WriteError::Query { location: location.clone(), source })?;
+    write_stream(stream, dir, opts).await
+}
+
+/// Writes a stream of batches under `dir` as `part-NNNNN.parquet`.
+pub async fn write_stream(
+    mut stream: SendableRecordBatchStream,
+    dir: &Location,
+    opts: &WriteOptions,
+) -> Result<WrittenTable, WriteError> {
+    let schema = stream.schema();
+    let props = properties(opts);
+    let mut files = Vec::new();
+    let mut writer: Option<(AsyncArrowWriter<BufWriter>, ObjPath, u64)> = None;
+    let open = |n: usize| -> Result<(AsyncArrowWriter<BufWriter>, ObjPath, u64), WriteError> {
+        let path = dir.path.clone().join(format!("part-{n:05}.parquet").as_str());
+        let w = BufWriter::new(dir.store.clone(), path.clone());
+        let w = AsyncArrowWriter::try_new(w, schema.clone(), Some(props.clone()))
+            .map_err(|source| WriteError::Parquet { location: dir.display_object(&path), source })?;
+        Ok((w, path, 0))
+    };
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(|source| WriteError::Query { location: dir.display.clone(), source })?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        if writer.is_none() {
+            writer = Some(open(files.len())?);
+        }
+        let Some((w, path, rows)) = writer.as_mut() else { continue };
+        w.write(&batch).await.map_err(|source| WriteError::Parquet { location: dir.display_object(path), source })?;
+        *rows += batch.num_rows() as u64;
+        if *rows >= opts.max_rows_per_file as u64 {
+            if let Some(done) = writer.take() {
+                files.push(finish(done, dir).await?);
+            }
+        }
+    }
+    if writer.is_none() && files.is_empty() {
+        writer = Some(open(0)?);
+    }
+    if let Some(done) = writer.take() {
+        files.push(finish(done, dir).await?);
+    }
+    let rows = files.iter().map(|f| f.rows).sum();
+    let bytes = files.iter().map(|f| f.bytes).sum();
+    Ok(WrittenTable { files, rows, bytes, schema })
+}
+
+async fn finish(
+    (w, path, rows): (AsyncArrowWriter<BufWriter>, ObjPath, u64),
+    dir: &Location,
+) -> Result<WrittenFile, WriteError> {
+    w.close().await.map_err(|source| WriteError::Parquet { location: dir.display_object(&path), source })?;
+    let meta = dir
+        .store
+        .head(&path)
+        .await
+        .map_err(|source| WriteError::Head { location: dir.display_object(&path), source })?;
+    Ok(WrittenFile { path: path.to_string(), rows, bytes: meta.size })
+}

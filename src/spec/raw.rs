@@ -1,0 +1,141 @@
+//! Raw configuration structs: a mirror of the YAML file, nothing more.
+//!
+//! Every struct denies unknown keys so a misspelt key is an error, not a silently ignored
+//! setting. Turning these into domain types (and checking what serde cannot) is `validate`'s job.
+
+use indexmap::IndexMap;
+use serde::{de, Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+
+/// The pipeline file (`pipelines/*.yaml`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    /// Format version of this file; only `1` exists.
+    pub version: u32,
+    /// Name of the pipeline, used in logs, locks and lineage.
+    pub name: String,
+    /// `local` (default) or `ballista://host:port`.
+    #[serde(default)]
+    pub engine: Option<String>,
+    /// Memory pool for the query engine, e.g. `4GiB`; work beyond it spills to disk.
+    #[serde(default)]
+    pub memory_limit: Option<String>,
+    /// Folder for spill files (default: the system temp folder).
+    #[serde(default)]
+    pub spill_dir: Option<String>,
+    /// Parallelism of query plans (default: number of cores).
+    #[serde(default)]
+    pub target_partitions: Option<usize>,
+    /// Where loaded sources land as Parquet (object-store URL or path).
+    pub raw: String,
+    /// Where published models land (object-store URL or path).
+    pub output: String,
+    /// Local scratch folder for models that are not published.
+    #[serde(default)]
+    pub work: Option<String>,
+    /// Folder of the SQL models (`.sql` files, subfolders are layers).
+    pub models: String,
+    /// Models written to `output`.
+    #[serde(default)]
+    pub publish: Vec<String>,
+    /// Largest share of rejected rows a source may have before the run fails (default 0.01).
+    #[serde(default)]
+    pub max_rejected_share: Option<f64>,
+    /// Variables available to the SQL as `{{ var('name') }}`.
+    #[serde(default)]
+    pub vars: BTreeMap<String, serde_yaml::Value>,
+    /// The input datasets, by table name.
+    pub sources: IndexMap<String, RawSource>,
+}
+
+/// One input dataset.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    /// URL or path of a file, a folder/prefix, or a glob.
+    pub location: String,
+    /// `csv`, `ndjson` or `parquet`; inferred from the file extension when absent.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// A missing optional source is an empty table, not an error.
+    #[serde(default)]
+    pub optional: bool,
+    /// Columns that together identify a row; duplicates are rejected.
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+    /// Extra tokens that mean NULL (e.g. Salesforce's `000000000000000AAA`).
+    #[serde(default)]
+    pub null_values: Vec<String>,
+    /// CSV field delimiter (default `,`).
+    #[serde(default)]
+    pub delimiter: Option<String>,
+    /// Overrides the pipeline's `max_rejected_share` for this source.
+    #[serde(default)]
+    pub max_rejected_share: Option<f64>,
+    /// The contract columns: `Name: type` or `Name: {type: .., required: .., values: [..]}`.
+    pub columns: IndexMap<String, RawColumn>,
+}
+
+/// A contract column, written short (`timestamp`, `string required`) or long (a mapping).
+#[derive(Debug, Clone, Serialize)]
+pub struct RawColumn {
+    #[serde(rename = "type")]
+    pub column_type: String,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<String>>,
+}
+
+impl RawColumn {
+    fn from_short(s: &str) -> Result<Self, String> {
+        let mut words = s.split(|c: char| c == ',' || c.is_whitespace()).filter(|w| !w.is_empty());
+        let column_type = words.next().ok_or("empty column type")?.to_string();
+        let mut required = false;
+        for w in words {
+            match w {
+                "required" => required = true,
+                "optional" => required = false,
+                other => {
+                    return Err(format!(
+                        "unexpected word `{other}` in column `{s}`: write `TYPE` or `TYPE required`"
+                    ))
+                }
+            }
+        }
+        Ok(RawColumn { column_type, required, values: None })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LongColumn {
+    #[serde(rename = "type")]
+    column_type: String,
+    #[serde(default)]
+    required: bool,
+    #[serde(default)]
+    values: Option<Vec<String>>,
+}
+
+/// Accepts both spellings of a column so the common case stays one line.
+impl<'de> Deserialize<'de> for RawColumn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawColumn, D::Error> {
+    struct V;
+    impl<'de> de::Visitor<'de> for V {
+        type Value = RawColumn;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a column type such as `timestamp` or `string required`, or a mapping with `type`, `required`, `values`")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<RawColumn, E> {
+            RawColumn::from_short(v).map_err(E::custom)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<RawColumn, A::Error> {
+            let long = LongColumn::deserialize(de::value::MapAccessDeserializer::new(map))?;
+            Ok(RawColumn { column_type: long.column_type, required: long.required, values: long.values })
+        }
+    }
+    d.deserialize_any(V)
+}
+}

@@ -1,0 +1,317 @@
+//! Raw structs -> domain types, with every problem collected (no I/O here).
+
+use super::raw::{RawColumn, RawPipeline, RawSource};
+use super::{closest, Problem};
+use crate::contract::{ColumnContract, ColumnType, Format, SourceContract};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Default share of rejected rows above which a source fails the run.
+pub const DEFAULT_MAX_REJECTED_SHARE: f64 = 0.01;
+
+/// A validated pipeline.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// The YAML file it came from (for messages).
+    pub file: PathBuf,
+    /// Folder relative paths in the file are resolved against (the file's folder).
+    pub base_dir: PathBuf,
+    pub name: String,
+    pub engine: EngineSpec,
+    /// Memory pool size in bytes; `None` = no limit.
+    pub memory_limit: Option<u64>,
+    pub spill_dir: Option<PathBuf>,
+    pub target_partitions: Option<usize>,
+    /// Raw zone location (URL or path as written, resolved by `storage`).
+    pub raw: String,
+    /// Output location (URL or path as written, resolved by `storage`).
+    pub output: String,
+    /// Local scratch folder for unpublished models.
+    pub work: PathBuf,
+    /// Folder of SQL models.
+    pub models_dir: PathBuf,
+    pub publish: Vec<String>,
+    pub sources: Vec<Source>,
+    pub vars: BTreeMap<String, VarValue>,
+}
+
+/// Where the SQL runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineSpec {
+    Local,
+    /// A Ballista scheduler, `ballista://host:port`.
+    Ballista { url: String },
+}
+
+/// One input dataset: its contract and where it is.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub contract: SourceContract,
+    pub location: String,
+    pub optional: bool,
+}
+
+/// A value of `vars:`; rendered into SQL as a literal.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum VarValue {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<VarValue>),
+}
+
+fn var_value(v: &serde_yaml::Value, path: &str, problems: &mut Vec<Problem>) -> Option<VarValue> {
+    use serde_yaml::Value;
+    match v {
+        Value::Bool(b) => Some(VarValue::Bool(*b)),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Some(VarValue::Int(i)),
+            (None, Some(f)) if f.is_finite() => Some(VarValue::Float(f)),
+            _ => {
+                problems.push(Problem::at(path, format!("number {n} is not finite")));
+                None
+            }
+        },
+        Value::String(s) => Some(VarValue::Str(s.clone())),
+        Value::Sequence(items) => {
+            let mut out = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                if matches!(item, Value::Sequence(_)) {
+                    problems.push(Problem::at(format!("{path}[{i}]"), "lists of lists are not supported"));
+                    return None;
+                }
+                out.push(var_value(item, &format!("{path}[{i}]"), problems)?);
+            }
+            Some(VarValue::List(out))
+        }
+        Value::Null => {
+            problems.push(Problem::at(path, "a var needs a value (null is not allowed)"));
+            None
+        }
+        Value::Mapping(_) | Value::Tagged(_) => {
+            problems.push(Problem::at(path, "a var must be a number, string, boolean or list"));
+            None
+        }
+    }
+}
+
+/// Parses sizes like `4GiB`, `512 MiB`, `2GB`, `1048576`.
+pub fn parse_byte_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let num: f64 = num.parse().map_err(|_| format!("`{s}` is not a size: write e.g. 4GiB, 512MiB"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" => 1e12,
+        "tib" => 1024f64.powi(4),
+        other => return Err(format!("unknown size unit `{other}` in `{s}`: use KiB, MiB, GiB, KB, MB, GB")),
+    };
+    let bytes = num * mult;
+    if !bytes.is_finite() || bytes < 1.0 {
+        return Err(format!("`{s}` is not a positive size"));
+    }
+    Ok(bytes as u64)
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+pub(crate) fn validate(raw: RawPipeline, file: &Path, base_dir: &Path) -> Result<Pipeline, Vec<Problem>> {
+    let mut problems = Vec::new();
+    if raw.version != 1 {
+        problems.push(Problem::at("version", format!("unsupported version {}: this Beacon reads version 1", raw.version)));
+    }
+    let engine = match raw.engine.as_deref().map(str::trim) {
+        None | Some("") | Some("local") => EngineSpec::Local,
+        Some(url) if url.starts_with("ballista://") => EngineSpec::Ballista { url: url.to_string() },
+        Some(other) => {
+            problems.push(Problem::at("engine", format!("unknown engine `{other}`: use `local` or `ballista://host:port`")));
+            EngineSpec::Local
+        }
+    };
+    let memory_limit = match raw.memory_limit.as_deref() {
+        None => None,
+        Some(s) => match parse_byte_size(s) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                problems.push(Problem::at("memory_limit", e));
+                None
+            }
+        },
+    };
+    if raw.target_partitions == Some(0) {
+        problems.push(Problem::at("target_partitions", "must be at least 1"));
+    }
+    let default_share = raw.max_rejected_share.unwrap_or(DEFAULT_MAX_REJECTED_SHARE);
+    check_share(default_share, "max_rejected_share", &mut problems);
+    for (key, value) in [("raw", &raw.raw), ("output", &raw.output), ("models", &raw.models)] {
+        if value.trim().is_empty() {
+            problems.push(Problem::at(key, "must not be empty"));
+        }
+    }
+    let mut vars = BTreeMap::new();
+    for (name, value) in &raw.vars {
+        if !is_identifier(name) {
+            problems.push(Problem::at(format!("vars.{name}"), "var names are lowercase snake_case identifiers"));
+        }
+        if let Some(v) = var_value(value, &format!("vars.{name}"), &mut problems) {
+            vars.insert(name.clone(), v);
+        }
+    }
+    if raw.sources.is_empty() {
+        problems.push(Problem::at("sources", "at least one source is required"));
+    }
+    let mut sources = Vec::new();
+    for (name, src) in &raw.sources {
+        if let Some(s) = validate_source(name, src, default_share, &mut problems) {
+            sources.push(s);
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, m) in raw.publish.iter().enumerate() {
+        if !seen.insert(m) {
+            problems.push(Problem::at(format!("publish[{i}]"), format!("model `{m}` is listed twice")));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let resolve = |p: &str| -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base_dir.join(p)
+        }
+    };
+    Ok(Pipeline {
+        file: file.to_path_buf(),
+        base_dir: base_dir.to_path_buf(),
+        name: raw.name,
+        engine,
+        memory_limit,
+        spill_dir: raw.spill_dir.as_deref().map(resolve),
+        target_partitions: raw.target_partitions,
+        raw: raw.raw,
+        output: raw.output,
+        work: resolve(raw.work.as_deref().unwrap_or("../data/work")),
+        models_dir: resolve(&raw.models),
+        publish: raw.publish,
+        sources,
+        vars,
+    })
+}
+
+fn check_share(v: f64, path: &str, problems: &mut Vec<Problem>) {
+    if !(0.0..=1.0).contains(&v) {
+        problems.push(Problem::at(path, format!("{v} is not a share between 0 and 1 (1 % is 0.01)")));
+    }
+}
+
+fn validate_source(name: &str, src: &RawSource, default_share: f64, problems: &mut Vec<Problem>) -> Option<Source> {
+    let at = |k: &str| format!("sources.{name}.{k}");
+    let before = problems.len();
+    if !is_identifier(name) {
+        problems.push(Problem::at(
+            format!("sources.{name}"),
+            "source names are table names: lowercase letters, digits and _",
+        ));
+    }
+    if src.location.trim().is_empty() {
+        problems.push(Problem::at(at("location"), "must not be empty"));
+    }
+    let format = match src.format.as_deref() {
+        None => None,
+        Some(f) => match f.parse::<Format>() {
+            Ok(f) => Some(f),
+            Err(_) => {
+                let hint = closest(f, ["csv", "ndjson", "parquet"]).map(|c| format!(", did you mean `{c}`?")).unwrap_or_default();
+                problems.push(Problem::at(at("format"), format!("unknown format `{f}`{hint} (use csv, ndjson or parquet)")));
+                None
+            }
+        },
+    };
+    let delimiter = match src.delimiter.as_deref() {
+        None => b',',
+        Some("\\t") | Some("\t") => b'\t',
+        Some(d) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
+        Some(d) => {
+            problems.push(Problem::at(at("delimiter"), format!("`{d}` is not a single ASCII character")));
+            b','
+        }
+    };
+    let share = src.max_rejected_share.unwrap_or(default_share);
+    check_share(share, &at("max_rejected_share"), problems);
+    if src.columns.is_empty() {
+        problems.push(Problem::at(at("columns"), "a source needs its contract columns"));
+    }
+    let mut columns = Vec::new();
+    for (col, rc) in &src.columns {
+        if let Some(c) = validate_column(name, col, rc, problems) {
+            columns.push(c);
+        }
+    }
+    for (i, k) in src.primary_key.iter().enumerate() {
+        if !src.columns.contains_key(k) {
+            let hint = closest(k, src.columns.keys().map(String::as_str))
+                .map(|c| format!(", did you mean `{c}`?"))
+                .unwrap_or_default();
+            problems.push(Problem::at(format!("sources.{name}.primary_key[{i}]"), format!("`{k}` is not a column of this source{hint}")));
+        }
+    }
+    if problems.len() > before {
+        return None;
+    }
+    Some(Source {
+        contract: SourceContract {
+            name: name.to_string(),
+            format,
+            columns,
+            primary_key: src.primary_key.clone(),
+            null_values: src.null_values.clone(),
+            delimiter,
+            max_rejected_share: share,
+        },
+        location: src.location.clone(),
+        optional: src.optional,
+    })
+}
+
+const TYPES: [&str; 6] = ["string", "integer", "decimal", "boolean", "date", "timestamp"];
+
+fn validate_column(source: &str, name: &str, rc: &RawColumn, problems: &mut Vec<Problem>) -> Option<ColumnContract> {
+    let path = format!("sources.{source}.columns.{name}");
+    let column_type = match rc.column_type.parse::<ColumnType>() {
+        Ok(t) => t,
+        Err(_) => {
+            let hint = closest(&rc.column_type, TYPES).map(|c| format!(", did you mean `{c}`?")).unwrap_or_default();
+            problems.push(Problem::at(
+                path,
+                format!("unknown type `{}`{hint} (types: {})", rc.column_type, TYPES.join(", ")),
+            ));
+            return None;
+        }
+    };
+    if rc.values.is_some() && column_type != ColumnType::String {
+        problems.push(Problem::at(path, "`values` (an enum) is only allowed on string columns"));
+        return None;
+    }
+    Some(ColumnContract {
+        name: name.to_string(),
+        column_type,
+        required: rc.required,
+        allowed_values: rc.values.clone(),
+    })
+}
