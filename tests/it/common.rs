@@ -46,7 +46,7 @@ pub fn fixture(name: &str) -> tempfile::TempDir {
 }
 
 /// The Python with DuckDB installed by scripts/test.sh.
-fn python() -> String {
+pub fn python() -> String {
     if let Ok(p) = std::env::var("BEACON_TEST_PYTHON") {
         return p;
     }

@@ -5,3 +5,4 @@
 mod common;
 mod e2e;
 mod errors;
+mod golden;
