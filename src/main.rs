@@ -259,7 +259,7 @@ fn cmd_dag(args: &PipelineArgs, format: DagFormat) -> ExitCode {
 }
 
 async fn cmd_sample(leads: u64, seed: u64, out: &Path, end_date: Option<NaiveDate>) -> ExitCode {
-    let end_date = end_date.unwrap_or_else(beacon::sample::default_end_date);
+    let end_date = end_date.unwrap_or_else(beacon::sample::SampleOptions::default_end_date);
     let opts = beacon::sample::SampleOptions { leads, seed, end_date };
     let out_dir = out.to_path_buf();
     let result = tokio::task::spawn_blocking(move || beacon::sample::generate(&opts, &out_dir)).await;
