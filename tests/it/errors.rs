@@ -69,13 +69,14 @@ fn malformed_rows_are_quarantined_with_line_column_and_reason() {
     let (code, _, stderr) = run_tiny(dir.path(), "2026-03-31");
     assert_eq!(code, 0, "{stderr}");
     let q = duckdb(&format!(
-        "SELECT line, \"column\", reason FROM {} ORDER BY line",
+        "SELECT line, \"column\", reason, value FROM {} ORDER BY line",
         hive(&dir.path().join("out/raw/_quarantine/leads"))
     ));
     assert_eq!(q.len(), 2, "{q:?}");
     assert_eq!(q[0][0], json!(207), "BOM header is line 1, the quoted newline spans lines 2-3");
     assert_eq!(q[0][1], json!("IsConverted"));
-    assert!(q[0][2].as_str().unwrap().contains("maybe"), "{q:?}");
+    assert!(q[0][2].as_str().unwrap().contains("not a boolean"), "{q:?}");
+    assert_eq!(q[0][3], json!("maybe"));
     assert_eq!(q[1][0], json!(208));
     assert!(q[1][2].as_str().unwrap().contains("duplicate primary key"), "{q:?}");
     let web = published_rows(dir.path(), "2026-03-31");

@@ -1,0 +1,65 @@
+-- int_opportunity_stage_entries
+-- Grain: opportunity x listed stage: the FIRST time (as of run_date) the opportunity entered each stage
+-- of the stage order = var stages (stage_order 1..n), then var won_stage (n + 1).
+-- Readings of METRICS.md (tests/fixtures/golden/INTERPRETATIONS.md S1-S4):
+--   * entries of the lost stage (var lost_stage, not in the order) and of stages outside the list are
+--     left out entirely: they are neither "advanced to" nor a "next stage" for durations. Entries after
+--     a lost entry are kept (a reopened opportunity continues).
+--   * next_entered_at: the smallest first-entry time of the other listed stages that is strictly later
+--     than this stage's first entry (whatever their position in the order)
+--   * max_stage_order: the furthest stage in the order the opportunity ever entered, at any time
+WITH stage_changes AS (
+    SELECT
+        opportunity_id,
+        stage_name,
+        stage_entered_at
+    FROM stg_opportunity_history
+    WHERE stage_entered_at < CAST({{ run_date }} AS TIMESTAMP) + INTERVAL '1 day'
+      AND opportunity_id IS NOT NULL
+),
+
+first_entries AS (
+    SELECT
+        opportunity_id,
+        stage_name,
+        min(stage_entered_at) AS first_entered_at
+    FROM stage_changes
+    GROUP BY opportunity_id, stage_name
+),
+
+listed_entries AS (
+    SELECT
+        opportunity_id,
+        stage_name,
+        first_entered_at,
+        CAST(array_position(array_append({{ var('stages') }}, {{ var('won_stage') }}), stage_name) AS BIGINT)
+            AS stage_order
+    FROM first_entries
+),
+
+ordered_entries AS (
+    SELECT *
+    FROM listed_entries
+    WHERE stage_order IS NOT NULL
+),
+
+entry_instants AS (
+    -- distinct entry instants per opportunity, so that the next entry is strictly later in time
+    SELECT
+        opportunity_id,
+        first_entered_at,
+        lead(first_entered_at) OVER (PARTITION BY opportunity_id ORDER BY first_entered_at) AS next_entered_at
+    FROM (SELECT DISTINCT opportunity_id, first_entered_at FROM ordered_entries) AS instants
+)
+
+SELECT
+    ordered_entries.opportunity_id,
+    ordered_entries.stage_name,
+    ordered_entries.stage_order,
+    ordered_entries.first_entered_at,
+    entry_instants.next_entered_at,
+    max(ordered_entries.stage_order) OVER (PARTITION BY ordered_entries.opportunity_id) AS max_stage_order
+FROM ordered_entries
+JOIN entry_instants
+    ON entry_instants.opportunity_id = ordered_entries.opportunity_id
+   AND entry_instants.first_entered_at = ordered_entries.first_entered_at
