@@ -6,3 +6,4 @@ mod common;
 mod e2e;
 mod errors;
 mod golden;
+mod realdata;
