@@ -6,7 +6,9 @@
 
 use crate::storage::Storage;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::{FairSpillPool, GreedyMemoryPool, MemoryPool, TrackConsumersPool};
+use datafusion::execution::memory_pool::{
+    FairSpillPool, GreedyMemoryPool, MemoryPool, TrackConsumersPool,
+};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::num::NonZeroUsize;
@@ -30,14 +32,19 @@ pub enum EngineError {
     #[error("cannot set up the query engine: {0}")]
     Setup(#[from] datafusion::error::DataFusionError),
     #[error("cannot create spill folder {}: {source}", path.display())]
-    SpillDir { path: PathBuf, source: std::io::Error },
+    SpillDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Builds the session for a run and registers every store resolved so far.
 pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext, EngineError> {
-    let partitions = opts
-        .target_partitions
-        .unwrap_or_else(|| std::thread::available_parallelism().map(NonZeroUsize::get).unwrap_or(2));
+    let partitions = opts.target_partitions.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(NonZeroUsize::get)
+            .unwrap_or(2)
+    });
     let config = SessionConfig::new()
         .with_target_partitions(partitions)
         .with_information_schema(true)
@@ -58,9 +65,14 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
         runtime = runtime.with_memory_pool(Arc::new(GreedyMemoryPool::new(usize::MAX)));
     }
     if let Some(dir) = &opts.spill_dir {
-        std::fs::create_dir_all(dir).map_err(|source| EngineError::SpillDir { path: dir.clone(), source })?;
-        runtime = runtime
-            .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir.clone()])));
+        std::fs::create_dir_all(dir).map_err(|source| EngineError::SpillDir {
+            path: dir.clone(),
+            source,
+        })?;
+        runtime = runtime.with_disk_manager_builder(
+            DiskManagerBuilder::default()
+                .with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
+        );
     }
     let runtime = runtime.build_arc()?;
     let ctx = SessionContext::new_with_config_rt(config, runtime);

@@ -19,7 +19,11 @@ const EXIT_RUN_FAILED: u8 = 1;
 const EXIT_INVALID: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "beacon", version, about = "Nightly B2B growth analytics on Apache DataFusion")]
+#[command(
+    name = "beacon",
+    version,
+    about = "Nightly B2B growth analytics on Apache DataFusion"
+)]
 struct Cli {
     /// Log line format (on stderr).
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -99,7 +103,10 @@ enum DagFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -112,7 +119,10 @@ fn main() -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BEACON_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
@@ -124,7 +134,12 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Run { args, date } => cmd_run(&args, date, cli.log_format).await,
         Command::Validate { args } => cmd_validate(&args),
         Command::Dag { args, format } => cmd_dag(&args, format),
-        Command::SampleData { leads, seed, out, end_date } => cmd_sample(leads, seed, &out, end_date).await,
+        Command::SampleData {
+            leads,
+            seed,
+            out,
+            end_date,
+        } => cmd_sample(leads, seed, &out, end_date).await,
     }
 }
 
@@ -184,12 +199,24 @@ async fn cmd_run(args: &PipelineArgs, date: Option<NaiveDate>, log_format: LogFo
 
 fn print_summary(outcome: &RunOutcome) {
     let r = &outcome.results;
-    println!("run {} for {} ({:.1}s)", r.run_id, r.run_date, r.elapsed_seconds);
-    println!("{:<34} {:>10} {:>10} {:>8}", "source", "rows", "rejected", "seconds");
+    println!(
+        "run {} for {} ({:.1}s)",
+        r.run_id, r.run_date, r.elapsed_seconds
+    );
+    println!(
+        "{:<34} {:>10} {:>10} {:>8}",
+        "source", "rows", "rejected", "seconds"
+    );
     for s in &r.sources {
-        println!("{:<34} {:>10} {:>10} {:>8.2}", s.name, s.rows_loaded, s.rows_rejected, s.seconds);
+        println!(
+            "{:<34} {:>10} {:>10} {:>8.2}",
+            s.name, s.rows_loaded, s.rows_rejected, s.seconds
+        );
     }
-    println!("{:<34} {:>10} {:>10} {:>8}", "model", "rows", "status", "seconds");
+    println!(
+        "{:<34} {:>10} {:>10} {:>8}",
+        "model", "rows", "status", "seconds"
+    );
     for m in &r.models {
         let status = match m.status {
             Status::Success if m.published => "published",
@@ -198,10 +225,17 @@ fn print_summary(outcome: &RunOutcome) {
             Status::Skipped => "skipped",
             Status::Running => "running",
         };
-        println!("{:<34} {:>10} {:>10} {:>8.2}", m.name, m.rows, status, m.seconds);
+        println!(
+            "{:<34} {:>10} {:>10} {:>8.2}",
+            m.name, m.rows, status, m.seconds
+        );
     }
     if let Some(manifest) = &outcome.manifest {
-        println!("published {} tables for run_date={}", manifest.tables.len(), manifest.run_date);
+        println!(
+            "published {} tables for run_date={}",
+            manifest.tables.len(),
+            manifest.run_date
+        );
     }
 }
 
@@ -237,8 +271,18 @@ fn cmd_dag(args: &PipelineArgs, format: DagFormat) -> ExitCode {
     match format {
         DagFormat::Text => {
             for m in &graph.models {
-                let deps: Vec<&str> = m.source_deps.iter().chain(&m.model_deps).map(String::as_str).collect();
-                println!("{} ({}) <- {}", m.name, if m.layer.is_empty() { "." } else { &m.layer }, deps.join(", "));
+                let deps: Vec<&str> = m
+                    .source_deps
+                    .iter()
+                    .chain(&m.model_deps)
+                    .map(String::as_str)
+                    .collect();
+                println!(
+                    "{} ({}) <- {}",
+                    m.name,
+                    if m.layer.is_empty() { "." } else { &m.layer },
+                    deps.join(", ")
+                );
             }
         }
         DagFormat::Mermaid => {
@@ -247,7 +291,11 @@ fn cmd_dag(args: &PipelineArgs, format: DagFormat) -> ExitCode {
                 println!("  {}[({})]", s.contract.name, s.contract.name);
             }
             for m in &graph.models {
-                let shape = if pipeline.publish.contains(&m.name) { format!("{}[[{}]]", m.name, m.name) } else { format!("{}[{}]", m.name, m.name) };
+                let shape = if pipeline.publish.contains(&m.name) {
+                    format!("{}[[{}]]", m.name, m.name)
+                } else {
+                    format!("{}[{}]", m.name, m.name)
+                };
                 println!("  {shape}");
                 for d in m.source_deps.iter().chain(&m.model_deps) {
                     println!("  {d} --> {}", m.name);
@@ -260,9 +308,14 @@ fn cmd_dag(args: &PipelineArgs, format: DagFormat) -> ExitCode {
 
 async fn cmd_sample(leads: u64, seed: u64, out: &Path, end_date: Option<NaiveDate>) -> ExitCode {
     let end_date = end_date.unwrap_or_else(beacon::sample::SampleOptions::default_end_date);
-    let opts = beacon::sample::SampleOptions { leads, seed, end_date };
+    let opts = beacon::sample::SampleOptions {
+        leads,
+        seed,
+        end_date,
+    };
     let out_dir = out.to_path_buf();
-    let result = tokio::task::spawn_blocking(move || beacon::sample::generate(&opts, &out_dir)).await;
+    let result =
+        tokio::task::spawn_blocking(move || beacon::sample::generate(&opts, &out_dir)).await;
     match result {
         Ok(Ok(summary)) => {
             for (file, rows) in &summary.files {
@@ -285,8 +338,10 @@ impl Progress {
         let bar = interactive.then(|| {
             let bar = ProgressBar::new(0);
             bar.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
@@ -296,23 +351,52 @@ impl Progress {
 
     fn on_event(&self, e: RunEvent) {
         match (&self.bar, e) {
-            (Some(bar), RunEvent::Planned { sources, models }) => bar.set_length((sources + models) as u64),
-            (Some(bar), RunEvent::SourceStarted { source }) => bar.set_message(format!("loading {source}")),
+            (Some(bar), RunEvent::Planned { sources, models }) => {
+                bar.set_length((sources + models) as u64)
+            }
+            (Some(bar), RunEvent::SourceStarted { source }) => {
+                bar.set_message(format!("loading {source}"))
+            }
             (Some(bar), RunEvent::SourceLoaded { .. }) => bar.inc(1),
-            (Some(bar), RunEvent::Model(ModelEvent::Started { model })) => bar.set_message(format!("running {model}")),
+            (Some(bar), RunEvent::Model(ModelEvent::Started { model })) => {
+                bar.set_message(format!("running {model}"))
+            }
             (Some(bar), RunEvent::Model(ModelEvent::Finished { .. })) => bar.inc(1),
             (Some(bar), RunEvent::Model(ModelEvent::Failed { model, .. })) => {
                 bar.println(format!("model {model} failed"));
                 bar.inc(1)
             }
-            (Some(bar), RunEvent::Committed { tables }) => bar.set_message(format!("published {tables} tables")),
-            (None, RunEvent::Planned { sources, models }) => tracing::info!(sources, models, "planned"),
-            (None, RunEvent::SourceStarted { source }) => tracing::info!(source = %source, "loading"),
-            (None, RunEvent::SourceLoaded { source, rows, rejected, elapsed }) => {
+            (Some(bar), RunEvent::Committed { tables }) => {
+                bar.set_message(format!("published {tables} tables"))
+            }
+            (None, RunEvent::Planned { sources, models }) => {
+                tracing::info!(sources, models, "planned")
+            }
+            (None, RunEvent::SourceStarted { source }) => {
+                tracing::info!(source = %source, "loading")
+            }
+            (
+                None,
+                RunEvent::SourceLoaded {
+                    source,
+                    rows,
+                    rejected,
+                    elapsed,
+                },
+            ) => {
                 tracing::info!(source = %source, rows, rejected, seconds = elapsed.as_secs_f64(), "loaded")
             }
-            (None, RunEvent::Model(ModelEvent::Started { model })) => tracing::info!(model = %model, "model started"),
-            (None, RunEvent::Model(ModelEvent::Finished { model, rows, elapsed })) => {
+            (None, RunEvent::Model(ModelEvent::Started { model })) => {
+                tracing::info!(model = %model, "model started")
+            }
+            (
+                None,
+                RunEvent::Model(ModelEvent::Finished {
+                    model,
+                    rows,
+                    elapsed,
+                }),
+            ) => {
                 tracing::info!(model = %model, rows, seconds = elapsed.as_secs_f64(), "model finished")
             }
             (None, RunEvent::Model(ModelEvent::Failed { model, error })) => {

@@ -24,11 +24,17 @@ pub enum StorageError {
     #[error("unsupported scheme `{scheme}` in `{location}`: use a path, file://, s3://, gs://, az://, abfss:// or http(s)://")]
     UnsupportedScheme { location: String, scheme: String },
     #[error("cannot configure the object store for `{location}`: {source}")]
-    Configure { location: String, source: object_store::Error },
+    Configure {
+        location: String,
+        source: object_store::Error,
+    },
     #[error("no files found at `{location}`")]
     NotFound { location: String },
     #[error("cannot list `{location}`: {source}")]
-    List { location: String, source: object_store::Error },
+    List {
+        location: String,
+        source: object_store::Error,
+    },
 }
 
 /// A resolved location: a store, a path inside it, and an optional glob on file paths.
@@ -56,7 +62,11 @@ impl Location {
         Location {
             store_url: self.store_url.clone(),
             store: Arc::clone(&self.store),
-            display: format!("{}/{}", self.display.trim_end_matches('/'), rel.trim_matches('/')),
+            display: format!(
+                "{}/{}",
+                self.display.trim_end_matches('/'),
+                rel.trim_matches('/')
+            ),
             local: self.local.as_ref().map(|l| l.join(rel)),
             path,
             glob: None,
@@ -87,7 +97,10 @@ pub struct Storage {
 impl Storage {
     /// Relative paths are resolved against `base_dir` (the pipeline file's folder).
     pub fn new(base_dir: &Path) -> Self {
-        Storage { base_dir: base_dir.to_path_buf(), stores: Mutex::new(BTreeMap::new()) }
+        Storage {
+            base_dir: base_dir.to_path_buf(),
+            stores: Mutex::new(BTreeMap::new()),
+        }
     }
 
     /// All stores resolved so far, by `scheme://authority/`, for registration with the engine.
@@ -102,17 +115,26 @@ impl Storage {
     /// Resolves a path or URL from the pipeline file or the command line.
     pub fn resolve(&self, location: &str) -> Result<Location, StorageError> {
         let loc = location.trim();
-        let bad = |message: String| StorageError::BadLocation { location: loc.to_string(), message };
+        let bad = |message: String| StorageError::BadLocation {
+            location: loc.to_string(),
+            message,
+        };
         if let Some((scheme, _)) = loc.split_once("://") {
             if scheme == "file" {
                 let url = Url::parse(loc).map_err(|e| bad(e.to_string()))?;
-                let path = url.to_file_path().map_err(|_| bad("not an absolute file path".into()))?;
+                let path = url
+                    .to_file_path()
+                    .map_err(|_| bad("not an absolute file path".into()))?;
                 return self.local(&path, loc);
             }
             return self.remote(loc, scheme);
         }
         let p = Path::new(loc);
-        let abs = if p.is_absolute() { p.to_path_buf() } else { self.base_dir.join(p) };
+        let abs = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        };
         let abs = std::path::absolute(&abs).map_err(|e| bad(e.to_string()))?;
         self.local(&normalize(&abs), loc)
     }
@@ -127,7 +149,10 @@ impl Storage {
         if let Some(s) = guard.get(key) {
             return Ok(Arc::clone(s));
         }
-        let store = make().map_err(|source| StorageError::Configure { location: location.to_string(), source })?;
+        let store = make().map_err(|source| StorageError::Configure {
+            location: location.to_string(),
+            source,
+        })?;
         guard.insert(key.to_string(), Arc::clone(&store));
         Ok(store)
     }
@@ -135,16 +160,25 @@ impl Storage {
     fn local(&self, abs: &Path, original: &str) -> Result<Location, StorageError> {
         let text = abs.to_string_lossy().to_string();
         let (prefix, glob) = split_glob(&text);
-        let prefix_path = PathBuf::from(if prefix.is_empty() { "/" } else { prefix.as_str() });
-        let path = ObjPath::from_absolute_path(&prefix_path).map_err(|e| StorageError::BadLocation {
-            location: original.to_string(),
-            message: e.to_string(),
-        })?;
+        let prefix_path = PathBuf::from(if prefix.is_empty() {
+            "/"
+        } else {
+            prefix.as_str()
+        });
+        let path =
+            ObjPath::from_absolute_path(&prefix_path).map_err(|e| StorageError::BadLocation {
+                location: original.to_string(),
+                message: e.to_string(),
+            })?;
         let glob = match glob {
             Some(_) => Some(compile_glob(text.trim_start_matches('/'), original)?),
             None => None,
         };
-        let store = self.cached("file:///", || Ok(Arc::new(LocalFileSystem::new()) as Arc<dyn ObjectStore>), original)?;
+        let store = self.cached(
+            "file:///",
+            || Ok(Arc::new(LocalFileSystem::new()) as Arc<dyn ObjectStore>),
+            original,
+        )?;
         Ok(Location {
             store_url: Url::parse("file:///").map_err(|e| StorageError::BadLocation {
                 location: original.to_string(),
@@ -159,7 +193,10 @@ impl Storage {
     }
 
     fn remote(&self, loc: &str, scheme: &str) -> Result<Location, StorageError> {
-        let url = Url::parse(loc).map_err(|e| StorageError::BadLocation { location: loc.to_string(), message: e.to_string() })?;
+        let url = Url::parse(loc).map_err(|e| StorageError::BadLocation {
+            location: loc.to_string(),
+            message: e.to_string(),
+        })?;
         let authority = url.host_str().unwrap_or_default().to_string();
         let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
         let store_key = format!("{scheme}://{authority}{port}/");
@@ -206,34 +243,55 @@ impl Storage {
                 &display,
             )?,
             other => {
-                return Err(StorageError::UnsupportedScheme { location: display, scheme: other.to_string() })
+                return Err(StorageError::UnsupportedScheme {
+                    location: display,
+                    scheme: other.to_string(),
+                })
             }
         };
         let decoded = url.path().trim_start_matches('/').to_string();
         let (prefix, glob) = split_glob(&decoded);
-        let path = ObjPath::parse(prefix.trim_end_matches('/')).map_err(|e| StorageError::BadLocation {
-            location: display.clone(),
-            message: e.to_string(),
+        let path = ObjPath::parse(prefix.trim_end_matches('/')).map_err(|e| {
+            StorageError::BadLocation {
+                location: display.clone(),
+                message: e.to_string(),
+            }
         })?;
         let glob = match glob {
             Some(_) => Some(compile_glob(&decoded, &display)?),
             None => None,
         };
-        let store_url = Url::parse(&store_key)
-            .map_err(|e| StorageError::BadLocation { location: display.clone(), message: e.to_string() })?;
-        Ok(Location { store_url, store, path, glob, display, local: None })
+        let store_url = Url::parse(&store_key).map_err(|e| StorageError::BadLocation {
+            location: display.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(Location {
+            store_url,
+            store,
+            path,
+            glob,
+            display,
+            local: None,
+        })
     }
 
     /// The data files a source location names: the file itself, every file under a folder or
     /// prefix (hidden `_`/`.` names skipped), or the files matching a glob. Sorted by path.
     pub async fn list_files(&self, loc: &Location) -> Result<Vec<ObjectMeta>, StorageError> {
-        let list_err = |source| StorageError::List { location: loc.display.clone(), source };
+        let list_err = |source| StorageError::List {
+            location: loc.display.clone(),
+            source,
+        };
         if loc.glob.is_none() {
             if let Ok(meta) = loc.store.head(&loc.path).await {
                 return Ok(vec![meta]);
             }
         }
-        let prefix = if loc.path.as_ref().is_empty() { None } else { Some(&loc.path) };
+        let prefix = if loc.path.as_ref().is_empty() {
+            None
+        } else {
+            Some(&loc.path)
+        };
         let mut files: Vec<ObjectMeta> = match loc.store.list(prefix).try_collect().await {
             Ok(f) => f,
             Err(object_store::Error::NotFound { .. }) => Vec::new(),
@@ -241,13 +299,22 @@ impl Storage {
         };
         let prefix_parts = loc.path.parts().count();
         files.retain(|m| {
-            let hidden = m.location.parts().skip(prefix_parts).any(|p| p.as_ref().starts_with(['_', '.']));
-            let matches = loc.glob.as_ref().is_none_or(|g| g.is_match(m.location.as_ref()));
+            let hidden = m
+                .location
+                .parts()
+                .skip(prefix_parts)
+                .any(|p| p.as_ref().starts_with(['_', '.']));
+            let matches = loc
+                .glob
+                .as_ref()
+                .is_none_or(|g| g.is_match(m.location.as_ref()));
             !hidden && matches
         });
         files.sort_by(|a, b| a.location.cmp(&b.location));
         if files.is_empty() {
-            return Err(StorageError::NotFound { location: loc.display.clone() });
+            return Err(StorageError::NotFound {
+                location: loc.display.clone(),
+            });
         }
         Ok(files)
     }
@@ -259,13 +326,19 @@ fn split_glob(path: &str) -> (String, Option<String>) {
         return (path.trim_end_matches('/').to_string(), None);
     };
     let prefix_end = path[..first].rfind('/').unwrap_or(0);
-    (path[..prefix_end].to_string(), Some(path[prefix_end..].to_string()))
+    (
+        path[..prefix_end].to_string(),
+        Some(path[prefix_end..].to_string()),
+    )
 }
 
 fn compile_glob(pattern: &str, location: &str) -> Result<GlobMatcher, StorageError> {
     Glob::new(pattern.trim_start_matches('/'))
         .map(|g| g.compile_matcher())
-        .map_err(|e| StorageError::BadLocation { location: location.to_string(), message: e.to_string() })
+        .map_err(|e| StorageError::BadLocation {
+            location: location.to_string(),
+            message: e.to_string(),
+        })
 }
 
 /// Removes `.` and `..` components without touching the file system.
@@ -298,9 +371,18 @@ mod tests {
 
     #[test]
     fn split_glob_finds_fixed_prefix() {
-        assert_eq!(split_glob("/data/in/*.csv"), ("/data/in".into(), Some("/*.csv".into())));
-        assert_eq!(split_glob("/data/in/leads.csv"), ("/data/in/leads.csv".into(), None));
-        assert_eq!(split_glob("bucket/x/2026-*/a.csv"), ("bucket/x".into(), Some("/2026-*/a.csv".into())));
+        assert_eq!(
+            split_glob("/data/in/*.csv"),
+            ("/data/in".into(), Some("/*.csv".into()))
+        );
+        assert_eq!(
+            split_glob("/data/in/leads.csv"),
+            ("/data/in/leads.csv".into(), None)
+        );
+        assert_eq!(
+            split_glob("bucket/x/2026-*/a.csv"),
+            ("bucket/x".into(), Some("/2026-*/a.csv".into()))
+        );
     }
 
     #[test]
@@ -326,11 +408,15 @@ mod tests {
     fn unknown_scheme_is_an_error() {
         let s = Storage::new(Path::new("/"));
         let err = s.resolve("ftp://host/x.csv").map(|_| ()).unwrap_err();
-        assert!(err.to_string().contains("unsupported scheme `ftp`"), "{err}");
+        assert!(
+            err.to_string().contains("unsupported scheme `ftp`"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
-    async fn lists_globs_and_folders_skipping_hidden_files() -> Result<(), Box<dyn std::error::Error>> {
+    async fn lists_globs_and_folders_skipping_hidden_files(
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         std::fs::write(dir.path().join("a.csv"), "x\n1\n")?;
         std::fs::write(dir.path().join("b.csv"), "x\n2\n")?;
@@ -343,7 +429,10 @@ mod tests {
         let folder = s.resolve(".")?;
         assert_eq!(s.list_files(&folder).await?.len(), 3);
         let missing = s.resolve("nothing/*.csv")?;
-        assert!(matches!(s.list_files(&missing).await, Err(StorageError::NotFound { .. })));
+        assert!(matches!(
+            s.list_files(&missing).await,
+            Err(StorageError::NotFound { .. })
+        ));
         Ok(())
     }
 }

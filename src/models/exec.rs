@@ -26,15 +26,28 @@ pub struct Materialized {
 
 /// Where model results go; implemented by the run (local scratch or the output staging area).
 pub trait ModelSink: Send + Sync {
-    fn materialize<'a>(&'a self, model: &'a Model, df: DataFrame) -> BoxFuture<'a, Result<Materialized, String>>;
+    fn materialize<'a>(
+        &'a self,
+        model: &'a Model,
+        df: DataFrame,
+    ) -> BoxFuture<'a, Result<Materialized, String>>;
 }
 
 /// Progress of model execution, for logs and progress bars.
 #[derive(Debug, Clone)]
 pub enum ModelEvent {
-    Started { model: String },
-    Finished { model: String, rows: u64, elapsed: Duration },
-    Failed { model: String, error: String },
+    Started {
+        model: String,
+    },
+    Finished {
+        model: String,
+        rows: u64,
+        elapsed: Duration,
+    },
+    Failed {
+        model: String,
+        error: String,
+    },
 }
 
 /// The outcome of one model.
@@ -54,7 +67,8 @@ pub async fn execute(
     on_event: Arc<dyn Fn(ModelEvent) + Send + Sync>,
 ) -> Vec<ModelOutcome> {
     let max_concurrency = max_concurrency.max(1);
-    let mut pending: BTreeMap<&str, &Model> = graph.models.iter().map(|m| (m.name.as_str(), m)).collect();
+    let mut pending: BTreeMap<&str, &Model> =
+        graph.models.iter().map(|m| (m.name.as_str(), m)).collect();
     let mut done: BTreeSet<String> = BTreeSet::new();
     let mut failed: BTreeMap<String, String> = BTreeMap::new();
     let mut outcomes = Vec::new();
@@ -64,13 +78,22 @@ pub async fn execute(
     loop {
         // Skip models whose inputs failed; start those whose inputs are all done.
         for name in &order {
-            let Some(model) = pending.get(name).copied() else { continue };
-            if let Some(bad) = model.model_deps.iter().find(|d| failed.contains_key(d.as_str())) {
+            let Some(model) = pending.get(name).copied() else {
+                continue;
+            };
+            if let Some(bad) = model
+                .model_deps
+                .iter()
+                .find(|d| failed.contains_key(d.as_str()))
+            {
                 pending.remove(name);
                 failed.insert(model.name.clone(), bad.clone());
                 outcomes.push(ModelOutcome {
                     name: model.name.clone(),
-                    result: Err(ModelError::Skipped { model: model.name.clone(), failed: bad.clone() }),
+                    result: Err(ModelError::Skipped {
+                        model: model.name.clone(),
+                        failed: bad.clone(),
+                    }),
                     elapsed: Duration::ZERO,
                 });
                 continue;
@@ -80,29 +103,44 @@ pub async fn execute(
             }
             if model.model_deps.iter().all(|d| done.contains(d)) {
                 pending.remove(name);
-                on_event(ModelEvent::Started { model: model.name.clone() });
+                on_event(ModelEvent::Started {
+                    model: model.name.clone(),
+                });
                 let ctx = ctx.clone();
                 let sink = Arc::clone(&sink);
                 let model = model.clone();
                 running.spawn(async move { run_one(&ctx, &model, sink.as_ref()).await });
             }
         }
-        let Some(joined) = running.join_next().await else { break };
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
         let outcome = match joined {
             Ok(o) => o,
             Err(e) => ModelOutcome {
                 name: String::from("<task>"),
-                result: Err(ModelError::Execute { model: String::from("<task>"), file: Default::default(), message: e.to_string() }),
+                result: Err(ModelError::Execute {
+                    model: String::from("<task>"),
+                    file: Default::default(),
+                    message: e.to_string(),
+                }),
                 elapsed: Duration::ZERO,
             },
         };
         match &outcome.result {
             Ok(m) => {
-                on_event(ModelEvent::Finished { model: outcome.name.clone(), rows: m.rows, elapsed: outcome.elapsed });
+                on_event(ModelEvent::Finished {
+                    model: outcome.name.clone(),
+                    rows: m.rows,
+                    elapsed: outcome.elapsed,
+                });
                 done.insert(outcome.name.clone());
             }
             Err(e) => {
-                on_event(ModelEvent::Failed { model: outcome.name.clone(), error: e.to_string() });
+                on_event(ModelEvent::Failed {
+                    model: outcome.name.clone(),
+                    error: e.to_string(),
+                });
                 failed.insert(outcome.name.clone(), outcome.name.clone());
             }
         }
@@ -114,21 +152,39 @@ pub async fn execute(
 async fn run_one(ctx: &SessionContext, model: &Model, sink: &dyn ModelSink) -> ModelOutcome {
     let start = Instant::now();
     let result = async {
-        let df = ctx.sql(&model.sql).await.map_err(|source| ModelError::Plan {
+        let df = ctx
+            .sql(&model.sql)
+            .await
+            .map_err(|source| ModelError::Plan {
+                model: model.name.clone(),
+                file: model.file.clone(),
+                source,
+            })?;
+        let written = sink
+            .materialize(model, df)
+            .await
+            .map_err(|message| ModelError::Execute {
+                model: model.name.clone(),
+                file: model.file.clone(),
+                message,
+            })?;
+        ctx.register_parquet(
+            model.name.as_str(),
+            &written.table_url,
+            ParquetReadOptions::default(),
+        )
+        .await
+        .map_err(|source| ModelError::Plan {
             model: model.name.clone(),
             file: model.file.clone(),
             source,
         })?;
-        let written = sink.materialize(model, df).await.map_err(|message| ModelError::Execute {
-            model: model.name.clone(),
-            file: model.file.clone(),
-            message,
-        })?;
-        ctx.register_parquet(model.name.as_str(), &written.table_url, ParquetReadOptions::default())
-            .await
-            .map_err(|source| ModelError::Plan { model: model.name.clone(), file: model.file.clone(), source })?;
         Ok(written)
     }
     .await;
-    ModelOutcome { name: model.name.clone(), result, elapsed: start.elapsed() }
+    ModelOutcome {
+        name: model.name.clone(),
+        result,
+        elapsed: start.elapsed(),
+    }
 }

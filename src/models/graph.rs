@@ -26,6 +26,17 @@ pub struct Model {
     pub source_deps: Vec<String>,
 }
 
+/// A table a query references, with where in the file (when found).
+type TableRef = (String, Option<SqlSpan>);
+
+/// A file after rendering and parsing, before its references are checked.
+struct Parsed {
+    file: PathBuf,
+    layer: String,
+    sql: String,
+    refs: Vec<TableRef>,
+}
+
 /// All models of a pipeline in a valid execution order.
 #[derive(Debug, Clone)]
 pub struct ModelGraph {
@@ -35,26 +46,53 @@ pub struct ModelGraph {
 
 impl ModelGraph {
     /// Reads, renders and parses every model under `dir`; `sources` are the pipeline's table names.
-    pub fn load(dir: &Path, render: &RenderContext, sources: &[String]) -> Result<ModelGraph, Vec<ModelError>> {
+    pub fn load(
+        dir: &Path,
+        render: &RenderContext,
+        sources: &[String],
+    ) -> Result<ModelGraph, Vec<ModelError>> {
         let files = find_sql_files(dir).map_err(|e| vec![e])?;
         let mut errors = Vec::new();
-        let mut parsed: BTreeMap<String, (PathBuf, String, String, Vec<(String, Option<SqlSpan>)>)> = BTreeMap::new();
+        let mut parsed: BTreeMap<String, Parsed> = BTreeMap::new();
         for (file, layer) in files {
-            let Some(name) = file.file_stem().map(|s| s.to_string_lossy().to_string()) else { continue };
-            if let Some((first, ..)) = parsed.get(&name) {
-                errors.push(ModelError::DuplicateName { name, first: first.clone(), second: file });
+            let Some(name) = file.file_stem().map(|s| s.to_string_lossy().to_string()) else {
+                continue;
+            };
+            if let Some(first) = parsed.get(&name) {
+                errors.push(ModelError::DuplicateName {
+                    name,
+                    first: first.file.clone(),
+                    second: file,
+                });
                 continue;
             }
             match parse_model(&file, render) {
                 Ok((sql, refs)) => {
-                    parsed.insert(name, (file, layer, sql, refs));
+                    parsed.insert(
+                        name,
+                        Parsed {
+                            file,
+                            layer,
+                            sql,
+                            refs,
+                        },
+                    );
                 }
                 Err(e) => errors.push(e),
             }
         }
         let source_set: BTreeSet<&str> = sources.iter().map(String::as_str).collect();
         let mut models = BTreeMap::new();
-        for (name, (file, layer, sql, refs)) in &parsed {
+        for (
+            name,
+            Parsed {
+                file,
+                layer,
+                sql,
+                refs,
+            },
+        ) in &parsed
+        {
             let mut model_deps = BTreeSet::new();
             let mut source_deps = BTreeSet::new();
             for (r, span) in refs {
@@ -63,9 +101,14 @@ impl ModelGraph {
                 } else if source_set.contains(r.as_str()) {
                     source_deps.insert(r.clone());
                 } else if r == name {
-                    errors.push(ModelError::Cycle { files: vec![file.clone(), file.clone()] });
+                    errors.push(ModelError::Cycle {
+                        files: vec![file.clone(), file.clone()],
+                    });
                 } else {
-                    let candidates = parsed.keys().map(String::as_str).chain(source_set.iter().copied());
+                    let candidates = parsed
+                        .keys()
+                        .map(String::as_str)
+                        .chain(source_set.iter().copied());
                     errors.push(ModelError::UnknownTable {
                         file: file.clone(),
                         span: span.clone(),
@@ -107,14 +150,25 @@ impl ModelGraph {
 }
 
 /// Renders and parses one file; returns the rendered SQL and its table references.
-fn parse_model(file: &Path, render: &RenderContext) -> Result<(String, Vec<(String, Option<SqlSpan>)>), ModelError> {
-    let text = std::fs::read_to_string(file).map_err(|source| ModelError::Read { file: file.to_path_buf(), source })?;
-    let sql = render.render(file, &text)?;
-    let mut statements = DFParser::parse_sql_with_dialect(&sql, &GenericDialect {}).map_err(|e| {
-        let message = e.to_string();
-        ModelError::Syntax { file: file.to_path_buf(), span: span_from_message(&message), message: clean_message(&message) }
+fn parse_model(file: &Path, render: &RenderContext) -> Result<(String, Vec<TableRef>), ModelError> {
+    let text = std::fs::read_to_string(file).map_err(|source| ModelError::Read {
+        file: file.to_path_buf(),
+        source,
     })?;
-    let not_query = |message: String| ModelError::NotAQuery { file: file.to_path_buf(), message };
+    let sql = render.render(file, &text)?;
+    let mut statements =
+        DFParser::parse_sql_with_dialect(&sql, &GenericDialect {}).map_err(|e| {
+            let message = e.to_string();
+            ModelError::Syntax {
+                file: file.to_path_buf(),
+                span: span_from_message(&message),
+                message: clean_message(&message),
+            }
+        })?;
+    let not_query = |message: String| ModelError::NotAQuery {
+        file: file.to_path_buf(),
+        message,
+    };
     if statements.len() != 1 {
         return Err(not_query(format!(
             "a model file holds exactly one SELECT query, found {} statements",
@@ -156,7 +210,10 @@ fn describe(s: &DFStatement) -> String {
         DFStatement::Explain(_) => "EXPLAIN".into(),
         DFStatement::Statement(s) => {
             let text = s.to_string();
-            text.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+            text.split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
         }
         _ => "a statement that is not a query".into(),
     }
@@ -169,12 +226,18 @@ fn span_from_message(msg: &str) -> Option<SqlSpan> {
     let (line, rest) = rest.split_once(',')?;
     let col = rest.trim().strip_prefix("Column: ")?;
     let col: String = col.chars().take_while(char::is_ascii_digit).collect();
-    Some(SqlSpan { line: line.trim().parse().ok()?, column: col.parse().ok()? })
+    Some(SqlSpan {
+        line: line.trim().parse().ok()?,
+        column: col.parse().ok()?,
+    })
 }
 
 fn clean_message(msg: &str) -> String {
     let msg = msg.strip_prefix("SQL error: ").unwrap_or(msg);
-    let msg = msg.strip_prefix("ParserError(\"").map(|m| m.trim_end_matches("\")")).unwrap_or(msg);
+    let msg = msg
+        .strip_prefix("ParserError(\"")
+        .map(|m| m.trim_end_matches("\")"))
+        .unwrap_or(msg);
     match msg.rfind(" at Line: ") {
         Some(i) => msg[..i].to_string(),
         None => msg.to_string(),
@@ -214,11 +277,18 @@ fn topo_sort(models: BTreeMap<String, Model>) -> Result<Vec<Model>, ModelError> 
         for d in &m.model_deps {
             if models.contains_key(d) {
                 *indegree.entry(m.name.as_str()).or_default() += 1;
-                dependents.entry(d.as_str()).or_default().push(m.name.as_str());
+                dependents
+                    .entry(d.as_str())
+                    .or_default()
+                    .push(m.name.as_str());
             }
         }
     }
-    let mut ready: BTreeSet<&str> = indegree.iter().filter(|(_, d)| **d == 0).map(|(k, _)| *k).collect();
+    let mut ready: BTreeSet<&str> = indegree
+        .iter()
+        .filter(|(_, d)| **d == 0)
+        .map(|(k, _)| *k)
+        .collect();
     let mut order = Vec::new();
     while let Some(next) = ready.pop_first() {
         order.push(next.to_string());
@@ -232,16 +302,27 @@ fn topo_sort(models: BTreeMap<String, Model>) -> Result<Vec<Model>, ModelError> 
         }
     }
     if order.len() < models.len() {
-        let stuck: BTreeSet<&str> = indegree.iter().filter(|(_, d)| **d > 0).map(|(k, _)| *k).collect();
-        return Err(ModelError::Cycle { files: find_cycle(&models, &stuck) });
+        let stuck: BTreeSet<&str> = indegree
+            .iter()
+            .filter(|(_, d)| **d > 0)
+            .map(|(k, _)| *k)
+            .collect();
+        return Err(ModelError::Cycle {
+            files: find_cycle(&models, &stuck),
+        });
     }
     let mut models = models;
-    Ok(order.into_iter().filter_map(|n| models.remove(&n)).collect())
+    Ok(order
+        .into_iter()
+        .filter_map(|n| models.remove(&n))
+        .collect())
 }
 
 /// Walks dependencies among the stuck models until one repeats: that loop is the cycle.
 fn find_cycle(models: &BTreeMap<String, Model>, stuck: &BTreeSet<&str>) -> Vec<PathBuf> {
-    let Some(start) = stuck.iter().next() else { return Vec::new() };
+    let Some(start) = stuck.iter().next() else {
+        return Vec::new();
+    };
     let mut path: Vec<&str> = vec![start];
     let mut current = *start;
     loop {
@@ -253,10 +334,15 @@ fn find_cycle(models: &BTreeMap<String, Model>, stuck: &BTreeSet<&str>) -> Vec<P
         if let Some(pos) = path.iter().position(|p| *p == next) {
             let mut cycle: Vec<&str> = path[pos..].to_vec();
             cycle.push(next);
-            return cycle.iter().filter_map(|n| models.get(*n).map(|m| m.file.clone())).collect();
+            return cycle
+                .iter()
+                .filter_map(|n| models.get(*n).map(|m| m.file.clone()))
+                .collect();
         }
         path.push(next);
         current = next;
     }
-    path.iter().filter_map(|n| models.get(*n).map(|m| m.file.clone())).collect()
+    path.iter()
+        .filter_map(|n| models.get(*n).map(|m| m.file.clone()))
+        .collect()
 }

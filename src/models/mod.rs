@@ -25,27 +25,61 @@ pub struct SqlSpan {
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("cannot read models folder {}: {source}", dir.display())]
-    ReadDir { dir: PathBuf, source: std::io::Error },
+    ReadDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: cannot read: {source}", file.display())]
-    Read { file: PathBuf, source: std::io::Error },
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}{}: {message}", file.display(), span_suffix(span))]
-    Render { file: PathBuf, span: Option<SqlSpan>, message: String },
+    Render {
+        file: PathBuf,
+        span: Option<SqlSpan>,
+        message: String,
+    },
     #[error("{}{}: SQL syntax error: {message}", file.display(), span_suffix(span))]
-    Syntax { file: PathBuf, span: Option<SqlSpan>, message: String },
+    Syntax {
+        file: PathBuf,
+        span: Option<SqlSpan>,
+        message: String,
+    },
     #[error("{}: {message}", file.display())]
     NotAQuery { file: PathBuf, message: String },
     #[error("model name `{name}` is used by two files: {} and {} (model names come from file names and must be unique)", first.display(), second.display())]
-    DuplicateName { name: String, first: PathBuf, second: PathBuf },
+    DuplicateName {
+        name: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
     #[error("{}{}: `{reference}` is not a source or model of this pipeline{}", file.display(), span_suffix(span), suggestion.as_ref().map(|s| format!(", did you mean `{s}`?")).unwrap_or_default())]
-    UnknownTable { file: PathBuf, span: Option<SqlSpan>, reference: String, suggestion: Option<String> },
+    UnknownTable {
+        file: PathBuf,
+        span: Option<SqlSpan>,
+        reference: String,
+        suggestion: Option<String>,
+    },
     #[error("dependency cycle between models: {}", render_cycle(files))]
     Cycle { files: Vec<PathBuf> },
     #[error("published model `{name}` does not exist in the models folder{}", suggestion.as_ref().map(|s| format!(", did you mean `{s}`?")).unwrap_or_default())]
-    UnknownPublished { name: String, suggestion: Option<String> },
+    UnknownPublished {
+        name: String,
+        suggestion: Option<String>,
+    },
     #[error("model `{model}` ({}): {source}", file.display())]
-    Plan { model: String, file: PathBuf, source: datafusion::error::DataFusionError },
+    Plan {
+        model: String,
+        file: PathBuf,
+        source: datafusion::error::DataFusionError,
+    },
     #[error("model `{model}` ({}): {message}", file.display())]
-    Execute { model: String, file: PathBuf, message: String },
+    Execute {
+        model: String,
+        file: PathBuf,
+        message: String,
+    },
     #[error("model `{model}` was not run because `{failed}` failed")]
     Skipped { model: String, failed: String },
 }
@@ -58,7 +92,11 @@ fn span_suffix(span: &Option<SqlSpan>) -> String {
 }
 
 fn render_cycle(files: &[PathBuf]) -> String {
-    files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(" -> ")
+    files
+        .iter()
+        .map(|f| f.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" -> ")
 }
 
 /// All `.sql` files under `dir`, sorted, with their layer (the folder relative to `dir`).
@@ -70,9 +108,15 @@ pub fn find_sql_files(dir: &Path) -> Result<Vec<(PathBuf, String)>, ModelError> 
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String)>) -> Result<(), ModelError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| ModelError::ReadDir { dir: dir.to_path_buf(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| ModelError::ReadDir {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
     for entry in entries {
-        let entry = entry.map_err(|source| ModelError::ReadDir { dir: dir.to_path_buf(), source })?;
+        let entry = entry.map_err(|source| ModelError::ReadDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().to_string();
         if name.starts_with('.') || name.starts_with('_') {

@@ -20,7 +20,10 @@ pub struct RenderContext {
 
 impl RenderContext {
     pub fn new(vars: BTreeMap<String, VarValue>, run_date: chrono::NaiveDate) -> Self {
-        RenderContext { vars: Arc::new(vars), run_date }
+        RenderContext {
+            vars: Arc::new(vars),
+            run_date,
+        }
     }
 
     /// Renders one model file's text.
@@ -36,13 +39,16 @@ impl RenderContext {
         let vars = Arc::clone(&self.vars);
         env.add_function("var_list", move |name: String| -> Result<Value, Error> {
             match lookup(&vars, &name)? {
-                VarValue::List(items) => {
-                    Ok(Value::from_safe_string(items.iter().map(literal).collect::<Vec<_>>().join(", ")))
-                }
+                VarValue::List(items) => Ok(Value::from_safe_string(
+                    items.iter().map(literal).collect::<Vec<_>>().join(", "),
+                )),
                 other => Ok(Value::from_safe_string(literal(other))),
             }
         });
-        env.add_global("run_date", Value::from_safe_string(format!("DATE '{}'", self.run_date.format("%Y-%m-%d"))));
+        env.add_global(
+            "run_date",
+            Value::from_safe_string(format!("DATE '{}'", self.run_date.format("%Y-%m-%d"))),
+        );
         env.render_str(text, ()).map_err(|e| ModelError::Render {
             file: file.to_path_buf(),
             span: e.line().map(|line| SqlSpan { line, column: 1 }),
@@ -80,7 +86,10 @@ pub fn literal(v: &VarValue) -> String {
             }
         }
         VarValue::Str(s) => format!("'{}'", s.replace('\'', "''")),
-        VarValue::List(items) => format!("make_array({})", items.iter().map(literal).collect::<Vec<_>>().join(", ")),
+        VarValue::List(items) => format!(
+            "make_array({})",
+            items.iter().map(literal).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
@@ -95,9 +104,15 @@ mod tests {
         vars.insert("won_stage".into(), VarValue::Str("Closed 'Won'".into()));
         vars.insert(
             "stages".into(),
-            VarValue::List(vec![VarValue::Str("Qualification".into()), VarValue::Str("Solution".into())]),
+            VarValue::List(vec![
+                VarValue::Str("Qualification".into()),
+                VarValue::Str("Solution".into()),
+            ]),
         );
-        RenderContext::new(vars, chrono::NaiveDate::from_ymd_opt(2026, 3, 4).unwrap_or_default())
+        RenderContext::new(
+            vars,
+            chrono::NaiveDate::from_ymd_opt(2026, 3, 4).unwrap_or_default(),
+        )
     }
 
     #[test]
@@ -116,7 +131,12 @@ mod tests {
 
     #[test]
     fn unknown_var_names_file_line_and_suggestion() {
-        let err = ctx().render(Path::new("sql/marts/x.sql"), "SELECT 1\nFROM t WHERE m = {{ var('gross_margn') }}").unwrap_err();
+        let err = ctx()
+            .render(
+                Path::new("sql/marts/x.sql"),
+                "SELECT 1\nFROM t WHERE m = {{ var('gross_margn') }}",
+            )
+            .unwrap_err();
         let msg = err.to_string();
         assert!(msg.starts_with("sql/marts/x.sql:2:1:"), "{msg}");
         assert!(msg.contains("did you mean `gross_margin`"), "{msg}");
@@ -125,6 +145,13 @@ mod tests {
     #[test]
     fn rendering_keeps_line_count() {
         let text = "-- c\nSELECT {{ var('cohort_months') }}\nFROM t\n";
-        assert_eq!(ctx().render(Path::new("m.sql"), text).unwrap().lines().count(), 3);
+        assert_eq!(
+            ctx()
+                .render(Path::new("m.sql"), text)
+                .unwrap()
+                .lines()
+                .count(),
+            3
+        );
     }
 }

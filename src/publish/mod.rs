@@ -33,17 +33,37 @@ pub use writer::{write_dataframe, WriteOptions, WrittenFile, WrittenTable};
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     #[error("cannot move {} to {}: {source}", from.display(), to.display())]
-    Rename { from: PathBuf, to: PathBuf, source: std::io::Error },
+    Rename {
+        from: PathBuf,
+        to: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {location}: {source}")]
-    Put { location: String, source: object_store::Error },
+    Put {
+        location: String,
+        source: object_store::Error,
+    },
     #[error("cannot copy {from} to {to}: {source}")]
-    Copy { from: String, to: String, source: object_store::Error },
+    Copy {
+        from: String,
+        to: String,
+        source: object_store::Error,
+    },
     #[error("cannot read {location}: {source}")]
-    Get { location: String, source: object_store::Error },
+    Get {
+        location: String,
+        source: object_store::Error,
+    },
     #[error("cannot encode {what}: {source}")]
-    Json { what: String, source: serde_json::Error },
+    Json {
+        what: String,
+        source: serde_json::Error,
+    },
     #[error("cannot write {}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// A column of a published table, in the manifest.
@@ -83,7 +103,11 @@ pub fn schema_info(schema: &SchemaRef) -> Vec<ColumnInfo> {
     schema
         .fields()
         .iter()
-        .map(|f| ColumnInfo { name: f.name().clone(), data_type: f.data_type().to_string(), nullable: f.is_nullable() })
+        .map(|f| ColumnInfo {
+            name: f.name().clone(),
+            data_type: f.data_type().to_string(),
+            nullable: f.is_nullable(),
+        })
         .collect()
 }
 
@@ -98,7 +122,12 @@ pub struct Publisher {
 
 impl Publisher {
     pub fn new(output: Location, pipeline: &str, run_date: NaiveDate, run_id: &str) -> Self {
-        Publisher { output, run_date, run_id: run_id.to_string(), pipeline: pipeline.to_string() }
+        Publisher {
+            output,
+            run_date,
+            run_id: run_id.to_string(),
+            pipeline: pipeline.to_string(),
+        }
     }
 
     fn partition(&self) -> String {
@@ -107,12 +136,14 @@ impl Publisher {
 
     /// Folder of this run's metadata (manifest, run results).
     pub fn run_meta(&self) -> Location {
-        self.output.child(&format!("_beacon/runs/{}", self.partition()))
+        self.output
+            .child(&format!("_beacon/runs/{}", self.partition()))
     }
 
     /// Where a model of this run is written before the commit.
     pub fn staging(&self, model: &str) -> Location {
-        self.output.child(&format!("_beacon/staging/{}/{model}", self.run_id))
+        self.output
+            .child(&format!("_beacon/staging/{}/{model}", self.run_id))
     }
 
     /// The published partition of a model.
@@ -121,7 +152,10 @@ impl Publisher {
     }
 
     /// Makes the staged tables the published ones and writes the manifest last.
-    pub async fn commit(&self, tables: &[(String, WrittenTable)]) -> Result<Manifest, PublishError> {
+    pub async fn commit(
+        &self,
+        tables: &[(String, WrittenTable)],
+    ) -> Result<Manifest, PublishError> {
         let mut entries = Vec::new();
         for (model, table) in tables {
             let staged = self.staging(model);
@@ -152,13 +186,27 @@ impl Publisher {
         Ok(manifest)
     }
 
-    async fn swap_local(&self, model: &str, from: &Path, to: &Path, table: &WrittenTable) -> Result<Vec<WrittenFile>, PublishError> {
+    async fn swap_local(
+        &self,
+        model: &str,
+        from: &Path,
+        to: &Path,
+        table: &WrittenTable,
+    ) -> Result<Vec<WrittenFile>, PublishError> {
         let success = from.join("_SUCCESS");
-        tokio::fs::write(&success, b"").await.map_err(|source| PublishError::Io { path: success, source })?;
+        tokio::fs::write(&success, b"")
+            .await
+            .map_err(|source| PublishError::Io {
+                path: success,
+                source,
+            })?;
         if let Some(parent) = to.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
-                .map_err(|source| PublishError::Io { path: parent.to_path_buf(), source })?;
+                .map_err(|source| PublishError::Io {
+                    path: parent.to_path_buf(),
+                    source,
+                })?;
         }
         if tokio::fs::metadata(to).await.is_ok() {
             let trash = self
@@ -170,44 +218,85 @@ impl Publisher {
             if let Some(parent) = trash.parent() {
                 tokio::fs::create_dir_all(parent)
                     .await
-                    .map_err(|source| PublishError::Io { path: parent.to_path_buf(), source })?;
+                    .map_err(|source| PublishError::Io {
+                        path: parent.to_path_buf(),
+                        source,
+                    })?;
             }
             tokio::fs::rename(to, &trash)
                 .await
-                .map_err(|source| PublishError::Rename { from: to.to_path_buf(), to: trash.clone(), source })?;
+                .map_err(|source| PublishError::Rename {
+                    from: to.to_path_buf(),
+                    to: trash.clone(),
+                    source,
+                })?;
         }
         tokio::fs::rename(from, to)
             .await
-            .map_err(|source| PublishError::Rename { from: from.to_path_buf(), to: to.to_path_buf(), source })?;
+            .map_err(|source| PublishError::Rename {
+                from: from.to_path_buf(),
+                to: to.to_path_buf(),
+                source,
+            })?;
         let target = self.partition_of(model);
         Ok(table
             .files
             .iter()
             .map(|f| {
                 let name = f.path.rsplit('/').next().unwrap_or(&f.path);
-                WrittenFile { path: target.path.clone().join(name).to_string(), rows: f.rows, bytes: f.bytes }
+                WrittenFile {
+                    path: target.path.clone().join(name).to_string(),
+                    rows: f.rows,
+                    bytes: f.bytes,
+                }
             })
             .collect())
     }
 
     /// Object stores have no folder rename: copy the staged files into the partition (named with
     /// the run id), mark it with `_SUCCESS`, and remove files of earlier runs of the same date.
-    async fn copy_remote(&self, staged: &Location, target: &Location, table: &WrittenTable) -> Result<Vec<WrittenFile>, PublishError> {
+    async fn copy_remote(
+        &self,
+        staged: &Location,
+        target: &Location,
+        table: &WrittenTable,
+    ) -> Result<Vec<WrittenFile>, PublishError> {
         let mut files = Vec::new();
         for f in &table.files {
             let from = ObjPath::from(f.path.as_str());
             let name = f.path.rsplit('/').next().unwrap_or(&f.path);
-            let to = target.path.clone().join(format!("{}-{name}", self.run_id).as_str());
-            target.store.copy(&from, &to).await.map_err(|source| PublishError::Copy {
-                from: staged.display_object(&from),
-                to: target.display_object(&to),
-                source,
-            })?;
-            files.push(WrittenFile { path: to.to_string(), rows: f.rows, bytes: f.bytes });
+            let to = target
+                .path
+                .clone()
+                .join(format!("{}-{name}", self.run_id).as_str());
+            target
+                .store
+                .copy(&from, &to)
+                .await
+                .map_err(|source| PublishError::Copy {
+                    from: staged.display_object(&from),
+                    to: target.display_object(&to),
+                    source,
+                })?;
+            files.push(WrittenFile {
+                path: to.to_string(),
+                rows: f.rows,
+                bytes: f.bytes,
+            });
         }
-        put(target.store.as_ref(), &target.path.clone().join("_SUCCESS"), PutPayload::new(), target).await?;
-        let keep: std::collections::BTreeSet<String> = files.iter().map(|f| f.path.clone()).collect();
-        if let Ok(existing) = futures::TryStreamExt::try_collect::<Vec<_>>(target.store.list(Some(&target.path))).await {
+        put(
+            target.store.as_ref(),
+            &target.path.clone().join("_SUCCESS"),
+            PutPayload::new(),
+            target,
+        )
+        .await?;
+        let keep: std::collections::BTreeSet<String> =
+            files.iter().map(|f| f.path.clone()).collect();
+        if let Ok(existing) =
+            futures::TryStreamExt::try_collect::<Vec<_>>(target.store.list(Some(&target.path)))
+                .await
+        {
             for meta in existing {
                 let p = meta.location.to_string();
                 if p.ends_with(".parquet") && !keep.contains(&p) {
@@ -219,27 +308,58 @@ impl Publisher {
     }
 
     /// Writes a JSON document into this run's metadata folder (atomically on local disks).
-    pub async fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), PublishError> {
-        let body = serde_json::to_vec_pretty(value).map_err(|source| PublishError::Json { what: name.to_string(), source })?;
+    pub async fn write_json<T: Serialize>(
+        &self,
+        name: &str,
+        value: &T,
+    ) -> Result<(), PublishError> {
+        let body = serde_json::to_vec_pretty(value).map_err(|source| PublishError::Json {
+            what: name.to_string(),
+            source,
+        })?;
         let meta = self.run_meta();
         match &meta.local {
             Some(dir) => {
-                tokio::fs::create_dir_all(dir).await.map_err(|source| PublishError::Io { path: dir.clone(), source })?;
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(|source| PublishError::Io {
+                        path: dir.clone(),
+                        source,
+                    })?;
                 let tmp = dir.join(format!(".{name}.{}", self.run_id));
                 let dest = dir.join(name);
-                tokio::fs::write(&tmp, &body).await.map_err(|source| PublishError::Io { path: tmp.clone(), source })?;
+                tokio::fs::write(&tmp, &body)
+                    .await
+                    .map_err(|source| PublishError::Io {
+                        path: tmp.clone(),
+                        source,
+                    })?;
                 tokio::fs::rename(&tmp, &dest)
                     .await
-                    .map_err(|source| PublishError::Rename { from: tmp.clone(), to: dest.clone(), source })
+                    .map_err(|source| PublishError::Rename {
+                        from: tmp.clone(),
+                        to: dest.clone(),
+                        source,
+                    })
             }
-            None => put(meta.store.as_ref(), &meta.path.clone().join(name), PutPayload::from(body), &meta).await,
+            None => {
+                put(
+                    meta.store.as_ref(),
+                    &meta.path.clone().join(name),
+                    PutPayload::from(body),
+                    &meta,
+                )
+                .await
+            }
         }
     }
 
     /// Removes this run's staging area and anything it moved aside. Failures here leave only
     /// hidden files behind, never affect published data, and are not errors of the run.
     pub async fn cleanup(&self) {
-        let staging = self.output.child(&format!("_beacon/staging/{}", self.run_id));
+        let staging = self
+            .output
+            .child(&format!("_beacon/staging/{}", self.run_id));
         let trash = self.output.child(&format!("_beacon/trash/{}", self.run_id));
         for loc in [staging, trash] {
             match &loc.local {
@@ -247,7 +367,11 @@ impl Publisher {
                     let _ = tokio::fs::remove_dir_all(dir).await;
                 }
                 None => {
-                    if let Ok(list) = futures::TryStreamExt::try_collect::<Vec<_>>(loc.store.list(Some(&loc.path))).await {
+                    if let Ok(list) = futures::TryStreamExt::try_collect::<Vec<_>>(
+                        loc.store.list(Some(&loc.path)),
+                    )
+                    .await
+                    {
                         for meta in list {
                             let _ = loc.store.delete(&meta.location).await;
                         }
@@ -263,21 +387,38 @@ impl Publisher {
         let path = meta.path.clone().join("manifest.json");
         match meta.store.get(&path).await {
             Ok(r) => {
-                let bytes = r.bytes().await.map_err(|source| PublishError::Get { location: meta.display_object(&path), source })?;
+                let bytes = r.bytes().await.map_err(|source| PublishError::Get {
+                    location: meta.display_object(&path),
+                    source,
+                })?;
                 serde_json::from_slice(&bytes)
                     .map(Some)
-                    .map_err(|source| PublishError::Json { what: meta.display_object(&path), source })
+                    .map_err(|source| PublishError::Json {
+                        what: meta.display_object(&path),
+                        source,
+                    })
             }
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(source) => Err(PublishError::Get { location: meta.display_object(&path), source }),
+            Err(source) => Err(PublishError::Get {
+                location: meta.display_object(&path),
+                source,
+            }),
         }
     }
 }
 
-async fn put(store: &dyn ObjectStore, path: &ObjPath, payload: PutPayload, loc: &Location) -> Result<(), PublishError> {
+async fn put(
+    store: &dyn ObjectStore,
+    path: &ObjPath,
+    payload: PutPayload,
+    loc: &Location,
+) -> Result<(), PublishError> {
     store
         .put(path, payload)
         .await
         .map(|_| ())
-        .map_err(|source| PublishError::Put { location: loc.display_object(path), source })
+        .map_err(|source| PublishError::Put {
+            location: loc.display_object(path),
+            source,
+        })
 }

@@ -8,8 +8,8 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::dataframe::DataFrame;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
-use object_store::path::Path as ObjPath;
 use object_store::buffered::BufWriter;
+use object_store::path::Path as ObjPath;
 use object_store::ObjectStoreExt;
 use parquet::arrow::async_writer::AsyncArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -28,7 +28,11 @@ pub struct WriteOptions {
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { row_group_rows: 1 << 20, max_rows_per_file: 16 << 20, zstd_level: 3 }
+        WriteOptions {
+            row_group_rows: 1 << 20,
+            max_rows_per_file: 16 << 20,
+            zstd_level: 3,
+        }
     }
 }
 
@@ -54,11 +58,20 @@ pub struct WrittenTable {
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error("query failed while writing {location}: {source}")]
-    Query { location: String, source: datafusion::error::DataFusionError },
+    Query {
+        location: String,
+        source: datafusion::error::DataFusionError,
+    },
     #[error("cannot write Parquet to {location}: {source}")]
-    Parquet { location: String, source: parquet::errors::ParquetError },
+    Parquet {
+        location: String,
+        source: parquet::errors::ParquetError,
+    },
     #[error("cannot inspect written file {location}: {source}")]
-    Head { location: String, source: object_store::Error },
+    Head {
+        location: String,
+        source: object_store::Error,
+    },
 }
 
 fn properties(opts: &WriteOptions) -> WriterProperties {
@@ -71,9 +84,19 @@ fn properties(opts: &WriteOptions) -> WriterProperties {
 }
 
 /// Executes `df` and writes its rows under `dir` as `part-NNNNN.parquet`.
-pub async fn write_dataframe(df: DataFrame, dir: &Location, opts: &WriteOptions) -> Result<WrittenTable, WriteError> {
+pub async fn write_dataframe(
+    df: DataFrame,
+    dir: &Location,
+    opts: &WriteOptions,
+) -> Result<WrittenTable, WriteError> {
     let location = dir.display.clone();
-    let stream = df.execute_stream().await.map_err(|source| WriteError::Query { location: location.clone(), source })?;
+    let stream = df
+        .execute_stream()
+        .await
+        .map_err(|source| WriteError::Query {
+            location: location.clone(),
+            source,
+        })?;
     write_stream(stream, dir, opts).await
 }
 
@@ -88,22 +111,39 @@ pub async fn write_stream(
     let mut files = Vec::new();
     let mut writer: Option<(AsyncArrowWriter<BufWriter>, ObjPath, u64)> = None;
     let open = |n: usize| -> Result<(AsyncArrowWriter<BufWriter>, ObjPath, u64), WriteError> {
-        let path = dir.path.clone().join(format!("part-{n:05}.parquet").as_str());
+        let path = dir
+            .path
+            .clone()
+            .join(format!("part-{n:05}.parquet").as_str());
         let w = BufWriter::new(dir.store.clone(), path.clone());
-        let w = AsyncArrowWriter::try_new(w, schema.clone(), Some(props.clone()))
-            .map_err(|source| WriteError::Parquet { location: dir.display_object(&path), source })?;
+        let w = AsyncArrowWriter::try_new(w, schema.clone(), Some(props.clone())).map_err(
+            |source| WriteError::Parquet {
+                location: dir.display_object(&path),
+                source,
+            },
+        )?;
         Ok((w, path, 0))
     };
     while let Some(batch) = stream.next().await {
-        let batch = batch.map_err(|source| WriteError::Query { location: dir.display.clone(), source })?;
+        let batch = batch.map_err(|source| WriteError::Query {
+            location: dir.display.clone(),
+            source,
+        })?;
         if batch.num_rows() == 0 {
             continue;
         }
         if writer.is_none() {
             writer = Some(open(files.len())?);
         }
-        let Some((w, path, rows)) = writer.as_mut() else { continue };
-        w.write(&batch).await.map_err(|source| WriteError::Parquet { location: dir.display_object(path), source })?;
+        let Some((w, path, rows)) = writer.as_mut() else {
+            continue;
+        };
+        w.write(&batch)
+            .await
+            .map_err(|source| WriteError::Parquet {
+                location: dir.display_object(path),
+                source,
+            })?;
         *rows += batch.num_rows() as u64;
         if *rows >= opts.max_rows_per_file as u64 {
             if let Some(done) = writer.take() {
@@ -119,18 +159,33 @@ pub async fn write_stream(
     }
     let rows = files.iter().map(|f| f.rows).sum();
     let bytes = files.iter().map(|f| f.bytes).sum();
-    Ok(WrittenTable { files, rows, bytes, schema })
+    Ok(WrittenTable {
+        files,
+        rows,
+        bytes,
+        schema,
+    })
 }
 
 async fn finish(
     (w, path, rows): (AsyncArrowWriter<BufWriter>, ObjPath, u64),
     dir: &Location,
 ) -> Result<WrittenFile, WriteError> {
-    w.close().await.map_err(|source| WriteError::Parquet { location: dir.display_object(&path), source })?;
+    w.close().await.map_err(|source| WriteError::Parquet {
+        location: dir.display_object(&path),
+        source,
+    })?;
     let meta = dir
         .store
         .head(&path)
         .await
-        .map_err(|source| WriteError::Head { location: dir.display_object(&path), source })?;
-    Ok(WrittenFile { path: path.to_string(), rows, bytes: meta.size })
+        .map_err(|source| WriteError::Head {
+            location: dir.display_object(&path),
+            source,
+        })?;
+    Ok(WrittenFile {
+        path: path.to_string(),
+        rows,
+        bytes: meta.size,
+    })
 }

@@ -28,11 +28,23 @@ use std::time::{Duration, Instant};
 /// Progress of a run, for the CLI to show (the library itself prints nothing).
 #[derive(Debug, Clone)]
 pub enum RunEvent {
-    Planned { sources: usize, models: usize },
-    SourceStarted { source: String },
-    SourceLoaded { source: String, rows: u64, rejected: u64, elapsed: Duration },
+    Planned {
+        sources: usize,
+        models: usize,
+    },
+    SourceStarted {
+        source: String,
+    },
+    SourceLoaded {
+        source: String,
+        rows: u64,
+        rejected: u64,
+        elapsed: Duration,
+    },
     Model(ModelEvent),
-    Committed { tables: usize },
+    Committed {
+        tables: usize,
+    },
 }
 
 /// Receives [`RunEvent`]s.
@@ -48,20 +60,34 @@ pub enum RunError {
     #[error("{}", join_errors(.0))]
     Models(Vec<ModelError>),
     #[error("source `{source_name}` failed to load: {error}")]
-    Load { source_name: String, error: load::LoadError },
+    Load {
+        source_name: String,
+        error: Box<load::LoadError>,
+    },
     #[error("cannot prepare the raw zone for `{source_name}`: {error}")]
-    RawZone { source_name: String, error: object_store::Error },
+    RawZone {
+        source_name: String,
+        error: object_store::Error,
+    },
     #[error("query engine: {0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error(transparent)]
     Publish(#[from] publish::PublishError),
     #[error("{count} of {total} models failed; nothing was published. First: {first}")]
-    ModelsFailed { count: usize, total: usize, first: String },
+    ModelsFailed {
+        count: usize,
+        total: usize,
+        first: String,
+    },
 }
 
 fn join_errors(errors: &[ModelError]) -> String {
     let n = errors.len();
-    let list = errors.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+    let list = errors
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
     if n == 1 {
         list
     } else {
@@ -79,8 +105,13 @@ pub struct RunOutcome {
 /// Builds the rendered model graph of a pipeline for a date, and checks the publish list.
 pub fn plan(pipeline: &Pipeline, run_date: NaiveDate) -> Result<ModelGraph, RunError> {
     let render = RenderContext::new(pipeline.vars.clone(), run_date);
-    let sources: Vec<String> = pipeline.sources.iter().map(|s| s.contract.name.clone()).collect();
-    let graph = ModelGraph::load(&pipeline.models_dir, &render, &sources).map_err(RunError::Models)?;
+    let sources: Vec<String> = pipeline
+        .sources
+        .iter()
+        .map(|s| s.contract.name.clone())
+        .collect();
+    let graph =
+        ModelGraph::load(&pipeline.models_dir, &render, &sources).map_err(RunError::Models)?;
     let missing: Vec<ModelError> = pipeline
         .publish
         .iter()
@@ -104,7 +135,11 @@ fn new_run_id() -> String {
 
 /// Runs `pipeline` for `run_date`. Returns the outcome (with run results) when the run got as
 /// far as writing results, or an error for problems found before any data moved.
-pub async fn run(pipeline: &Pipeline, run_date: NaiveDate, observer: Observer) -> Result<RunOutcome, RunError> {
+pub async fn run(
+    pipeline: &Pipeline,
+    run_date: NaiveDate,
+    observer: Observer,
+) -> Result<RunOutcome, RunError> {
     let started = Instant::now();
     let run_id = new_run_id();
     let graph = plan(pipeline, run_date)?;
@@ -114,7 +149,10 @@ pub async fn run(pipeline: &Pipeline, run_date: NaiveDate, observer: Observer) -
     let work = storage.resolve(&pipeline.work.join(&run_id).to_string_lossy())?;
     let publisher = Publisher::new(output, &pipeline.name, run_date, &run_id);
     let mut results = RunResults::new(pipeline, &run_id, run_date);
-    observer(RunEvent::Planned { sources: pipeline.sources.len(), models: graph.models.len() });
+    observer(RunEvent::Planned {
+        sources: pipeline.sources.len(),
+        models: graph.models.len(),
+    });
 
     // Resolve every source location before reading anything, so a typo fails fast.
     let mut inputs = Vec::new();
@@ -131,7 +169,19 @@ pub async fn run(pipeline: &Pipeline, run_date: NaiveDate, observer: Observer) -
         &storage,
     )?;
 
-    let outcome = execute(pipeline, &graph, &storage, &ctx, &raw, &publisher, &work, inputs, &mut results, &observer).await;
+    let outcome = execute(
+        pipeline,
+        &graph,
+        &storage,
+        &ctx,
+        &raw,
+        &publisher,
+        &work,
+        inputs,
+        &mut results,
+        &observer,
+    )
+    .await;
     results.elapsed_seconds = started.elapsed().as_secs_f64();
     if let Some(dir) = &work.local {
         let _ = tokio::fs::remove_dir_all(dir).await;
@@ -140,7 +190,10 @@ pub async fn run(pipeline: &Pipeline, run_date: NaiveDate, observer: Observer) -
         Ok(manifest) => {
             results.status = Status::Success;
             publisher.write_json("run_results.json", &results).await?;
-            Ok(RunOutcome { results, manifest: Some(manifest) })
+            Ok(RunOutcome {
+                results,
+                manifest: Some(manifest),
+            })
         }
         Err(e) => {
             publisher.cleanup().await;
@@ -171,7 +224,9 @@ async fn execute(
     // on the small machines this runs on, more would only contend.
     for (source, loc) in inputs {
         let name = source.contract.name.clone();
-        observer(RunEvent::SourceStarted { source: name.clone() });
+        observer(RunEvent::SourceStarted {
+            source: name.clone(),
+        });
         let t0 = Instant::now();
         let files = match storage.list_files(&loc).await {
             Ok(f) => f,
@@ -179,37 +234,80 @@ async fn execute(
             Err(e) => return Err(e.into()),
         };
         let table_loc = raw.child(&format!("{name}/{date}"));
-        clear_prefix(&table_loc).await.map_err(|error| RunError::RawZone { source_name: name.clone(), error })?;
+        clear_prefix(&table_loc)
+            .await
+            .map_err(|error| RunError::RawZone {
+                source_name: name.clone(),
+                error,
+            })?;
         let quarantine_loc = raw.child(&format!("_quarantine/{name}/{date}"));
-        clear_prefix(&quarantine_loc).await.map_err(|error| RunError::RawZone { source_name: name.clone(), error })?;
+        clear_prefix(&quarantine_loc)
+            .await
+            .map_err(|error| RunError::RawZone {
+                source_name: name.clone(),
+                error,
+            })?;
         if files.is_empty() {
             let schema = load::empty_batch_schema(&source.contract);
             let table = MemTable::try_new(schema, vec![vec![]])?;
             ctx.register_table(name.as_str(), Arc::new(table))?;
-            results.sources.push(SourceResult::missing_optional(&name, &loc.display));
-            observer(RunEvent::SourceLoaded { source: name, rows: 0, rejected: 0, elapsed: t0.elapsed() });
+            results
+                .sources
+                .push(SourceResult::missing_optional(&name, &loc.display));
+            observer(RunEvent::SourceLoaded {
+                source: name,
+                rows: 0,
+                rejected: 0,
+                elapsed: t0.elapsed(),
+            });
             continue;
         }
         let input_files: Vec<InputFile> = files
             .iter()
-            .map(|m| InputFile { store: loc.store.clone(), path: m.location.clone(), display: loc.display_object(&m.location) })
+            .map(|m| InputFile {
+                store: loc.store.clone(),
+                path: m.location.clone(),
+                display: loc.display_object(&m.location),
+            })
             .collect();
         let target = RawTarget {
             store: raw.store.clone(),
             data_prefix: table_loc.path.clone(),
             quarantine_prefix: quarantine_loc.path.clone(),
         };
-        let report = load::load_source(&source.contract, &input_files, &target, &LoadOptions::default()).await;
+        let report = load::load_source(
+            &source.contract,
+            &input_files,
+            &target,
+            &LoadOptions::default(),
+        )
+        .await;
         let report = match report {
             Ok(r) => r,
             Err(error) => {
-                results.sources.push(SourceResult::failed(&name, &loc.display, &error.to_string()));
-                return Err(RunError::Load { source_name: name, error });
+                results.sources.push(SourceResult::failed(
+                    &name,
+                    &loc.display,
+                    &error.to_string(),
+                ));
+                return Err(RunError::Load {
+                    source_name: name,
+                    error: Box::new(error),
+                });
             }
         };
-        results.sources.push(SourceResult::from_report(&report, &loc.display, t0.elapsed()));
+        results.sources.push(SourceResult::from_report(
+            &report,
+            &loc.display,
+            t0.elapsed(),
+        ));
         engine::register_stores(ctx, storage);
-        ctx.register_parquet(name.as_str(), &table_loc.table_url(), ParquetReadOptions::default()).await?;
+        ctx.register_parquet(
+            name.as_str(),
+            &table_loc.table_url(),
+            ParquetReadOptions::default(),
+        )
+        .await?;
         observer(RunEvent::SourceLoaded {
             source: name,
             rows: report.rows_loaded,
@@ -227,17 +325,40 @@ async fn execute(
         written: Mutex::new(Vec::new()),
     });
     let obs = Arc::clone(observer);
-    let outcomes = models::execute(ctx, graph, sink.clone(), 2, Arc::new(move |e| obs(RunEvent::Model(e)))).await;
+    let outcomes = models::execute(
+        ctx,
+        graph,
+        sink.clone(),
+        2,
+        Arc::new(move |e| obs(RunEvent::Model(e))),
+    )
+    .await;
     let total = outcomes.len();
     let mut failures = Vec::new();
     for o in outcomes {
-        let layer = graph.get(&o.name).map(|m| m.layer.clone()).unwrap_or_default();
+        let layer = graph
+            .get(&o.name)
+            .map(|m| m.layer.clone())
+            .unwrap_or_default();
         let is_published = published.contains(&o.name);
         match &o.result {
-            Ok(m) => results.models.push(ModelResult::success(&o.name, &layer, is_published, m, o.elapsed)),
+            Ok(m) => results.models.push(ModelResult::success(
+                &o.name,
+                &layer,
+                is_published,
+                m,
+                o.elapsed,
+            )),
             Err(e) => {
                 let skipped = matches!(e, ModelError::Skipped { .. });
-                results.models.push(ModelResult::failure(&o.name, &layer, is_published, &e.to_string(), skipped, o.elapsed));
+                results.models.push(ModelResult::failure(
+                    &o.name,
+                    &layer,
+                    is_published,
+                    &e.to_string(),
+                    skipped,
+                    o.elapsed,
+                ));
                 if !skipped {
                     failures.push(e.to_string());
                 }
@@ -245,12 +366,18 @@ async fn execute(
         }
     }
     if let Some(first) = failures.first() {
-        return Err(RunError::ModelsFailed { count: failures.len(), total, first: first.clone() });
+        return Err(RunError::ModelsFailed {
+            count: failures.len(),
+            total,
+            first: first.clone(),
+        });
     }
     let mut written = sink.take();
     written.sort_by(|a, b| a.0.cmp(&b.0));
     let manifest = publisher.commit(&written).await?;
-    observer(RunEvent::Committed { tables: manifest.tables.len() });
+    observer(RunEvent::Committed {
+        tables: manifest.tables.len(),
+    });
     Ok(manifest)
 }
 
@@ -288,11 +415,21 @@ impl RunSink {
 }
 
 impl ModelSink for RunSink {
-    fn materialize<'a>(&'a self, model: &'a Model, df: DataFrame) -> BoxFuture<'a, Result<Materialized, String>> {
+    fn materialize<'a>(
+        &'a self,
+        model: &'a Model,
+        df: DataFrame,
+    ) -> BoxFuture<'a, Result<Materialized, String>> {
         Box::pin(async move {
             let is_published = self.published.contains(&model.name);
-            let dir = if is_published { self.publisher.staging(&model.name) } else { self.work.child(&model.name) };
-            let table = publish::write_dataframe(df, &dir, &self.options).await.map_err(|e| e.to_string())?;
+            let dir = if is_published {
+                self.publisher.staging(&model.name)
+            } else {
+                self.work.child(&model.name)
+            };
+            let table = publish::write_dataframe(df, &dir, &self.options)
+                .await
+                .map_err(|e| e.to_string())?;
             let materialized = Materialized {
                 table_url: dir.table_url(),
                 rows: table.rows,
@@ -300,7 +437,10 @@ impl ModelSink for RunSink {
                 files: table.files.iter().map(|f| f.path.clone()).collect(),
             };
             if is_published {
-                self.written.lock().unwrap_or_else(|e| e.into_inner()).push((model.name.clone(), table));
+                self.written
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((model.name.clone(), table));
             }
             Ok(materialized)
         })

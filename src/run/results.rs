@@ -106,7 +106,11 @@ impl SourceResult {
     }
 
     pub fn failed(name: &str, location: &str, error: &str) -> Self {
-        SourceResult { status: Status::Error, error: Some(error.to_string()), ..Self::missing_optional(name, location) }
+        SourceResult {
+            status: Status::Error,
+            error: Some(error.to_string()),
+            ..Self::missing_optional(name, location)
+        }
     }
 }
 
@@ -125,7 +129,13 @@ pub struct ModelResult {
 }
 
 impl ModelResult {
-    pub fn success(name: &str, layer: &str, published: bool, m: &Materialized, elapsed: Duration) -> Self {
+    pub fn success(
+        name: &str,
+        layer: &str,
+        published: bool,
+        m: &Materialized,
+        elapsed: Duration,
+    ) -> Self {
         ModelResult {
             name: name.to_string(),
             layer: layer.to_string(),
@@ -138,11 +148,22 @@ impl ModelResult {
         }
     }
 
-    pub fn failure(name: &str, layer: &str, published: bool, error: &str, skipped: bool, elapsed: Duration) -> Self {
+    pub fn failure(
+        name: &str,
+        layer: &str,
+        published: bool,
+        error: &str,
+        skipped: bool,
+        elapsed: Duration,
+    ) -> Self {
         ModelResult {
             name: name.to_string(),
             layer: layer.to_string(),
-            status: if skipped { Status::Skipped } else { Status::Error },
+            status: if skipped {
+                Status::Skipped
+            } else {
+                Status::Error
+            },
             published,
             rows: 0,
             bytes: 0,

@@ -7,7 +7,10 @@
 use super::Problem;
 use std::collections::BTreeMap;
 
-pub(crate) fn interpolate(text: &str, env: &BTreeMap<String, String>) -> Result<String, Vec<Problem>> {
+pub(crate) fn interpolate(
+    text: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<String, Vec<Problem>> {
     let mut out = String::with_capacity(text.len());
     let mut problems = Vec::new();
     for (lineno, line) in text.split_inclusive('\n').enumerate() {

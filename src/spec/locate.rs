@@ -8,7 +8,10 @@ pub(crate) fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
     if path.is_empty() {
         return None;
     }
-    let want: Vec<&str> = path.split('.').map(|p| p.split('[').next().unwrap_or(p)).collect();
+    let want: Vec<&str> = path
+        .split('.')
+        .map(|p| p.split('[').next().unwrap_or(p))
+        .collect();
     // Try the full path, then ever shorter prefixes so a problem lands near its cause.
     for len in (1..=want.len()).rev() {
         if let Some(found) = find(text, &want[..len]) {

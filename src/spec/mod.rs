@@ -31,7 +31,12 @@ pub struct Problem {
 
 impl Problem {
     pub(crate) fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem { line: None, column: None, path: path.into(), message: message.into() }
+        Problem {
+            line: None,
+            column: None,
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -39,9 +44,15 @@ impl Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("cannot read pipeline file {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}", render_problems(file, problems))]
-    Invalid { file: PathBuf, problems: Vec<Problem> },
+    Invalid {
+        file: PathBuf,
+        problems: Vec<Problem>,
+    },
     #[error("invalid override `{arg}`: {message}")]
     BadOverride { arg: String, message: String },
 }
@@ -130,8 +141,10 @@ fn split_assignment(arg: &str) -> Result<(String, String), SpecError> {
 
 /// Reads, interpolates, parses, overrides and validates a pipeline file.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Pipeline, SpecError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| SpecError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let env: BTreeMap<String, String> = std::env::vars().collect();
     parse_str(&text, path, &env, overrides)
 }
@@ -143,7 +156,10 @@ pub fn parse_str(
     env: &BTreeMap<String, String>,
     overrides: &Overrides,
 ) -> Result<Pipeline, SpecError> {
-    let invalid = |problems| SpecError::Invalid { file: path.to_path_buf(), problems };
+    let invalid = |problems| SpecError::Invalid {
+        file: path.to_path_buf(),
+        problems,
+    };
     let text = interpolate::interpolate(text, env).map_err(invalid)?;
     let mut raw: raw::RawPipeline = deserialize_located(&text).map_err(|p| invalid(vec![p]))?;
     if !overrides.set.is_empty() {
@@ -194,14 +210,21 @@ fn strip_location(msg: &str) -> String {
 
 /// Adds "did you mean `x`?" to serde's unknown field/variant messages when a close name exists.
 fn did_you_mean(msg: &str) -> String {
-    let Some(rest) = msg.strip_prefix("unknown field `").or_else(|| msg.strip_prefix("unknown variant `"))
+    let Some(rest) = msg
+        .strip_prefix("unknown field `")
+        .or_else(|| msg.strip_prefix("unknown variant `"))
     else {
         return msg.to_string();
     };
-    let Some((bad, tail)) = rest.split_once('`') else { return msg.to_string() };
+    let Some((bad, tail)) = rest.split_once('`') else {
+        return msg.to_string();
+    };
     let candidates: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
     match closest(bad, candidates.iter().copied()) {
-        Some(best) => format!("unknown key `{bad}`, did you mean `{best}`? (expected one of {})", candidates.join(", ")),
+        Some(best) => format!(
+            "unknown key `{bad}`, did you mean `{best}`? (expected one of {})",
+            candidates.join(", ")
+        ),
         None => msg.to_string(),
     }
 }
@@ -210,17 +233,23 @@ fn did_you_mean(msg: &str) -> String {
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(&word.to_lowercase(), &c.to_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::jaro_winkler(&word.to_lowercase(), &c.to_lowercase()),
+                c,
+            )
+        })
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
 }
 
 fn apply_overrides(text: &str, overrides: &Overrides) -> Result<raw::RawPipeline, SpecError> {
-    let mut tree: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| SpecError::BadOverride {
-        arg: String::new(),
-        message: e.to_string(),
-    })?;
+    let mut tree: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| SpecError::BadOverride {
+            arg: String::new(),
+            message: e.to_string(),
+        })?;
     for (key, value) in &overrides.set {
         let arg = format!("{key}={value}");
         let parsed: serde_yaml::Value = if value.is_empty() {
@@ -242,14 +271,24 @@ fn apply_overrides(text: &str, overrides: &Overrides) -> Result<raw::RawPipeline
                 map.insert(k, parsed.clone());
                 break;
             }
-            node = map.entry(k).or_insert_with(|| serde_yaml::Value::Mapping(Default::default()));
+            node = map
+                .entry(k)
+                .or_insert_with(|| serde_yaml::Value::Mapping(Default::default()));
         }
     }
     serde_path_to_error::deserialize(tree).map_err(|e| {
         let path = e.path().to_string();
         SpecError::BadOverride {
-            arg: overrides.set.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "),
-            message: format!("{path}: {}", did_you_mean(&strip_location(&e.into_inner().to_string()))),
+            arg: overrides
+                .set
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            message: format!(
+                "{path}: {}",
+                did_you_mean(&strip_location(&e.into_inner().to_string()))
+            ),
         }
     })
 }

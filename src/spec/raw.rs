@@ -90,7 +90,9 @@ pub struct RawColumn {
 
 impl RawColumn {
     fn from_short(s: &str) -> Result<Self, String> {
-        let mut words = s.split(|c: char| c == ',' || c.is_whitespace()).filter(|w| !w.is_empty());
+        let mut words = s
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|w| !w.is_empty());
         let column_type = words.next().ok_or("empty column type")?.to_string();
         let mut required = false;
         for w in words {
@@ -104,7 +106,11 @@ impl RawColumn {
                 }
             }
         }
-        Ok(RawColumn { column_type, required, values: None })
+        Ok(RawColumn {
+            column_type,
+            required,
+            values: None,
+        })
     }
 }
 
@@ -122,20 +128,24 @@ struct LongColumn {
 /// Accepts both spellings of a column so the common case stays one line.
 impl<'de> Deserialize<'de> for RawColumn {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<RawColumn, D::Error> {
-    struct V;
-    impl<'de> de::Visitor<'de> for V {
-        type Value = RawColumn;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a column type such as `timestamp` or `string required`, or a mapping with `type`, `required`, `values`")
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = RawColumn;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a column type such as `timestamp` or `string required`, or a mapping with `type`, `required`, `values`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawColumn, E> {
+                RawColumn::from_short(v).map_err(E::custom)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<RawColumn, A::Error> {
+                let long = LongColumn::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawColumn {
+                    column_type: long.column_type,
+                    required: long.required,
+                    values: long.values,
+                })
+            }
         }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<RawColumn, E> {
-            RawColumn::from_short(v).map_err(E::custom)
-        }
-        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<RawColumn, A::Error> {
-            let long = LongColumn::deserialize(de::value::MapAccessDeserializer::new(map))?;
-            Ok(RawColumn { column_type: long.column_type, required: long.required, values: long.values })
-        }
+        d.deserialize_any(V)
     }
-    d.deserialize_any(V)
-}
 }

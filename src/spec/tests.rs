@@ -20,7 +20,11 @@ fn parse(text: &str) -> Result<Pipeline, SpecError> {
     parse_with(text, &BTreeMap::new(), &Overrides::default())
 }
 
-fn parse_with(text: &str, env: &BTreeMap<String, String>, o: &Overrides) -> Result<Pipeline, SpecError> {
+fn parse_with(
+    text: &str,
+    env: &BTreeMap<String, String>,
+    o: &Overrides,
+) -> Result<Pipeline, SpecError> {
     parse_str(text, Path::new("pipelines/p.yaml"), env, o)
 }
 
@@ -45,7 +49,10 @@ fn minimal_pipeline_parses_with_defaults() {
     assert!(leads.columns[0].required);
     assert_eq!(leads.columns[1].column_type, ColumnType::Timestamp);
     assert!(leads.columns[1].required);
-    assert_eq!(leads.columns[2].allowed_values.as_deref(), Some(&["Open".to_string(), "MQL".to_string()][..]));
+    assert_eq!(
+        leads.columns[2].allowed_values.as_deref(),
+        Some(&["Open".to_string(), "MQL".to_string()][..])
+    );
     assert!((leads.max_rejected_share - 0.01).abs() < 1e-12);
 }
 
@@ -54,7 +61,10 @@ fn shipped_pipeline_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/beacon.yaml");
     let p = load(&path, &Overrides::default()).unwrap();
     assert_eq!(p.sources.len(), 12);
-    assert!(p.sources.iter().any(|s| s.contract.name == "usage_events" && s.optional));
+    assert!(p
+        .sources
+        .iter()
+        .any(|s| s.contract.name == "usage_events" && s.optional));
     assert_eq!(p.memory_limit, Some(4 * 1024 * 1024 * 1024));
     assert!(p.vars.contains_key("gross_margin"));
 }
@@ -67,9 +77,16 @@ fn unknown_key_has_location_and_suggestion() {
     assert_eq!(p[0].line, Some(8), "{p:?}");
     assert_eq!(p[0].column, Some(5), "{p:?}");
     assert_eq!(p[0].path, "sources.leads.locaton");
-    assert!(p[0].message.contains("did you mean `location`"), "{}", p[0].message);
+    assert!(
+        p[0].message.contains("did you mean `location`"),
+        "{}",
+        p[0].message
+    );
     let rendered = parse(&text).unwrap_err().to_string();
-    assert!(rendered.starts_with("pipelines/p.yaml:8:5: sources.leads.locaton: unknown key `locaton`"), "{rendered}");
+    assert!(
+        rendered.starts_with("pipelines/p.yaml:8:5: sources.leads.locaton: unknown key `locaton`"),
+        "{rendered}"
+    );
 }
 
 #[test]
@@ -78,7 +95,11 @@ fn wrong_type_and_missing_field_are_located() {
     assert_eq!(p[0].line, Some(1));
     assert!(p[0].message.contains("invalid type"), "{}", p[0].message);
     let p = problems(&MINIMAL.replace("output: ./out\n", ""));
-    assert!(p[0].message.contains("missing field `output`"), "{}", p[0].message);
+    assert!(
+        p[0].message.contains("missing field `output`"),
+        "{}",
+        p[0].message
+    );
 }
 
 #[test]
@@ -89,7 +110,11 @@ fn semantic_problems_are_all_reported_with_lines() {
         .replace("Status: {type: string", "Status: {type: integer");
     let p = problems(&text);
     assert_eq!(p.len(), 3, "{p:?}");
-    let text_of = |needle: &str| p.iter().find(|x| x.message.contains(needle)).unwrap_or_else(|| panic!("{needle} in {p:?}"));
+    let text_of = |needle: &str| {
+        p.iter()
+            .find(|x| x.message.contains(needle))
+            .unwrap_or_else(|| panic!("{needle} in {p:?}"))
+    };
     let ty = text_of("unknown type `strng`");
     assert!(ty.message.contains("did you mean `string`"));
     assert_eq!(ty.line, Some(11));
@@ -102,7 +127,9 @@ fn semantic_problems_are_all_reported_with_lines() {
 
 #[test]
 fn env_interpolation_with_defaults_and_errors() {
-    let text = MINIMAL.replace("output: ./out", "output: ${OUT_DIR}/x").replace("raw: ./raw", "raw: ${RAW:-./default-raw}");
+    let text = MINIMAL
+        .replace("output: ./out", "output: ${OUT_DIR}/x")
+        .replace("raw: ./raw", "raw: ${RAW:-./default-raw}");
     let mut env = BTreeMap::new();
     env.insert("OUT_DIR".to_string(), "s3://bucket".to_string());
     let p = parse_with(&text, &env, &Overrides::default()).unwrap();
@@ -111,21 +138,29 @@ fn env_interpolation_with_defaults_and_errors() {
     let err = parse(&text).unwrap_err();
     let p = err.problems();
     assert_eq!(p[0].line, Some(4));
-    assert!(p[0].message.contains("`OUT_DIR` is not set"), "{}", p[0].message);
+    assert!(
+        p[0].message.contains("`OUT_DIR` is not set"),
+        "{}",
+        p[0].message
+    );
 }
 
 #[test]
 fn set_and_var_overrides_apply() {
     let mut o = Overrides::default();
     o.push_set("output=s3://b/out").unwrap();
-    o.push_set("sources.leads.location=s3://b/in/*.csv").unwrap();
+    o.push_set("sources.leads.location=s3://b/in/*.csv")
+        .unwrap();
     o.push_var("gross_margin=0.8").unwrap();
     o.push_var("stages=[A, B]").unwrap();
     let p = parse_with(MINIMAL, &BTreeMap::new(), &o).unwrap();
     assert_eq!(p.output, "s3://b/out");
     assert_eq!(p.sources[0].location, "s3://b/in/*.csv");
     assert_eq!(p.vars["gross_margin"], VarValue::Float(0.8));
-    assert_eq!(p.vars["stages"], VarValue::List(vec![VarValue::Str("A".into()), VarValue::Str("B".into())]));
+    assert_eq!(
+        p.vars["stages"],
+        VarValue::List(vec![VarValue::Str("A".into()), VarValue::Str("B".into())])
+    );
 }
 
 #[test]
@@ -133,7 +168,9 @@ fn bad_overrides_are_errors() {
     let mut o = Overrides::default();
     assert!(o.push_set("no-equals-sign").is_err());
     o.push_set("outputt=x").unwrap();
-    let err = parse_with(MINIMAL, &BTreeMap::new(), &o).unwrap_err().to_string();
+    let err = parse_with(MINIMAL, &BTreeMap::new(), &o)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("did you mean `output`"), "{err}");
 }
 
@@ -148,8 +185,14 @@ fn byte_sizes() {
 
 #[test]
 fn ballista_engine_is_parsed() {
-    let p = parse(&MINIMAL.replace("name: t", "name: t\nengine: ballista://localhost:50050")).unwrap();
-    assert_eq!(p.engine, EngineSpec::Ballista { url: "ballista://localhost:50050".into() });
+    let p =
+        parse(&MINIMAL.replace("name: t", "name: t\nengine: ballista://localhost:50050")).unwrap();
+    assert_eq!(
+        p.engine,
+        EngineSpec::Ballista {
+            url: "ballista://localhost:50050".into()
+        }
+    );
     let e = problems(&MINIMAL.replace("name: t", "name: t\nengine: spark"));
     assert!(e[0].message.contains("unknown engine"));
 }

@@ -40,7 +40,9 @@ pub struct Pipeline {
 pub enum EngineSpec {
     Local,
     /// A Ballista scheduler, `ballista://host:port`.
-    Ballista { url: String },
+    Ballista {
+        url: String,
+    },
 }
 
 /// One input dataset: its contract and where it is.
@@ -79,7 +81,10 @@ fn var_value(v: &serde_yaml::Value, path: &str, problems: &mut Vec<Problem>) -> 
             let mut out = Vec::new();
             for (i, item) in items.iter().enumerate() {
                 if matches!(item, Value::Sequence(_)) {
-                    problems.push(Problem::at(format!("{path}[{i}]"), "lists of lists are not supported"));
+                    problems.push(Problem::at(
+                        format!("{path}[{i}]"),
+                        "lists of lists are not supported",
+                    ));
                     return None;
                 }
                 out.push(var_value(item, &format!("{path}[{i}]"), problems)?);
@@ -87,11 +92,17 @@ fn var_value(v: &serde_yaml::Value, path: &str, problems: &mut Vec<Problem>) -> 
             Some(VarValue::List(out))
         }
         Value::Null => {
-            problems.push(Problem::at(path, "a var needs a value (null is not allowed)"));
+            problems.push(Problem::at(
+                path,
+                "a var needs a value (null is not allowed)",
+            ));
             None
         }
         Value::Mapping(_) | Value::Tagged(_) => {
-            problems.push(Problem::at(path, "a var must be a number, string, boolean or list"));
+            problems.push(Problem::at(
+                path,
+                "a var must be a number, string, boolean or list",
+            ));
             None
         }
     }
@@ -100,9 +111,13 @@ fn var_value(v: &serde_yaml::Value, path: &str, problems: &mut Vec<Problem>) -> 
 /// Parses sizes like `4GiB`, `512 MiB`, `2GB`, `1048576`.
 pub fn parse_byte_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let num: f64 = num.parse().map_err(|_| format!("`{s}` is not a size: write e.g. 4GiB, 512MiB"))?;
+    let num: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size: write e.g. 4GiB, 512MiB"))?;
     let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kb" => 1e3,
@@ -113,7 +128,11 @@ pub fn parse_byte_size(s: &str) -> Result<u64, String> {
         "gib" => 1024.0 * 1024.0 * 1024.0,
         "t" | "tb" => 1e12,
         "tib" => 1024f64.powi(4),
-        other => return Err(format!("unknown size unit `{other}` in `{s}`: use KiB, MiB, GiB, KB, MB, GB")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` in `{s}`: use KiB, MiB, GiB, KB, MB, GB"
+            ))
+        }
     };
     let bytes = num * mult;
     if !bytes.is_finite() || bytes < 1.0 {
@@ -124,20 +143,36 @@ pub fn parse_byte_size(s: &str) -> Result<u64, String> {
 
 fn is_identifier(s: &str) -> bool {
     !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !s.starts_with(|c: char| c.is_ascii_digit())
 }
 
-pub(crate) fn validate(raw: RawPipeline, file: &Path, base_dir: &Path) -> Result<Pipeline, Vec<Problem>> {
+pub(crate) fn validate(
+    raw: RawPipeline,
+    file: &Path,
+    base_dir: &Path,
+) -> Result<Pipeline, Vec<Problem>> {
     let mut problems = Vec::new();
     if raw.version != 1 {
-        problems.push(Problem::at("version", format!("unsupported version {}: this Beacon reads version 1", raw.version)));
+        problems.push(Problem::at(
+            "version",
+            format!(
+                "unsupported version {}: this Beacon reads version 1",
+                raw.version
+            ),
+        ));
     }
     let engine = match raw.engine.as_deref().map(str::trim) {
         None | Some("") | Some("local") => EngineSpec::Local,
-        Some(url) if url.starts_with("ballista://") => EngineSpec::Ballista { url: url.to_string() },
+        Some(url) if url.starts_with("ballista://") => EngineSpec::Ballista {
+            url: url.to_string(),
+        },
         Some(other) => {
-            problems.push(Problem::at("engine", format!("unknown engine `{other}`: use `local` or `ballista://host:port`")));
+            problems.push(Problem::at(
+                "engine",
+                format!("unknown engine `{other}`: use `local` or `ballista://host:port`"),
+            ));
             EngineSpec::Local
         }
     };
@@ -156,7 +191,11 @@ pub(crate) fn validate(raw: RawPipeline, file: &Path, base_dir: &Path) -> Result
     }
     let default_share = raw.max_rejected_share.unwrap_or(DEFAULT_MAX_REJECTED_SHARE);
     check_share(default_share, "max_rejected_share", &mut problems);
-    for (key, value) in [("raw", &raw.raw), ("output", &raw.output), ("models", &raw.models)] {
+    for (key, value) in [
+        ("raw", &raw.raw),
+        ("output", &raw.output),
+        ("models", &raw.models),
+    ] {
         if value.trim().is_empty() {
             problems.push(Problem::at(key, "must not be empty"));
         }
@@ -164,7 +203,10 @@ pub(crate) fn validate(raw: RawPipeline, file: &Path, base_dir: &Path) -> Result
     let mut vars = BTreeMap::new();
     for (name, value) in &raw.vars {
         if !is_identifier(name) {
-            problems.push(Problem::at(format!("vars.{name}"), "var names are lowercase snake_case identifiers"));
+            problems.push(Problem::at(
+                format!("vars.{name}"),
+                "var names are lowercase snake_case identifiers",
+            ));
         }
         if let Some(v) = var_value(value, &format!("vars.{name}"), &mut problems) {
             vars.insert(name.clone(), v);
@@ -182,7 +224,10 @@ pub(crate) fn validate(raw: RawPipeline, file: &Path, base_dir: &Path) -> Result
     let mut seen = std::collections::BTreeSet::new();
     for (i, m) in raw.publish.iter().enumerate() {
         if !seen.insert(m) {
-            problems.push(Problem::at(format!("publish[{i}]"), format!("model `{m}` is listed twice")));
+            problems.push(Problem::at(
+                format!("publish[{i}]"),
+                format!("model `{m}` is listed twice"),
+            ));
         }
     }
     if !problems.is_empty() {
@@ -216,11 +261,19 @@ pub(crate) fn validate(raw: RawPipeline, file: &Path, base_dir: &Path) -> Result
 
 fn check_share(v: f64, path: &str, problems: &mut Vec<Problem>) {
     if !(0.0..=1.0).contains(&v) {
-        problems.push(Problem::at(path, format!("{v} is not a share between 0 and 1 (1 % is 0.01)")));
+        problems.push(Problem::at(
+            path,
+            format!("{v} is not a share between 0 and 1 (1 % is 0.01)"),
+        ));
     }
 }
 
-fn validate_source(name: &str, src: &RawSource, default_share: f64, problems: &mut Vec<Problem>) -> Option<Source> {
+fn validate_source(
+    name: &str,
+    src: &RawSource,
+    default_share: f64,
+    problems: &mut Vec<Problem>,
+) -> Option<Source> {
     let at = |k: &str| format!("sources.{name}.{k}");
     let before = problems.len();
     if !is_identifier(name) {
@@ -237,8 +290,13 @@ fn validate_source(name: &str, src: &RawSource, default_share: f64, problems: &m
         Some(f) => match f.parse::<Format>() {
             Ok(f) => Some(f),
             Err(_) => {
-                let hint = closest(f, ["csv", "ndjson", "parquet"]).map(|c| format!(", did you mean `{c}`?")).unwrap_or_default();
-                problems.push(Problem::at(at("format"), format!("unknown format `{f}`{hint} (use csv, ndjson or parquet)")));
+                let hint = closest(f, ["csv", "ndjson", "parquet"])
+                    .map(|c| format!(", did you mean `{c}`?"))
+                    .unwrap_or_default();
+                problems.push(Problem::at(
+                    at("format"),
+                    format!("unknown format `{f}`{hint} (use csv, ndjson or parquet)"),
+                ));
                 None
             }
         },
@@ -248,14 +306,20 @@ fn validate_source(name: &str, src: &RawSource, default_share: f64, problems: &m
         Some("\\t") | Some("\t") => b'\t',
         Some(d) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
         Some(d) => {
-            problems.push(Problem::at(at("delimiter"), format!("`{d}` is not a single ASCII character")));
+            problems.push(Problem::at(
+                at("delimiter"),
+                format!("`{d}` is not a single ASCII character"),
+            ));
             b','
         }
     };
     let share = src.max_rejected_share.unwrap_or(default_share);
     check_share(share, &at("max_rejected_share"), problems);
     if src.columns.is_empty() {
-        problems.push(Problem::at(at("columns"), "a source needs its contract columns"));
+        problems.push(Problem::at(
+            at("columns"),
+            "a source needs its contract columns",
+        ));
     }
     let mut columns = Vec::new();
     for (col, rc) in &src.columns {
@@ -268,7 +332,10 @@ fn validate_source(name: &str, src: &RawSource, default_share: f64, problems: &m
             let hint = closest(k, src.columns.keys().map(String::as_str))
                 .map(|c| format!(", did you mean `{c}`?"))
                 .unwrap_or_default();
-            problems.push(Problem::at(format!("sources.{name}.primary_key[{i}]"), format!("`{k}` is not a column of this source{hint}")));
+            problems.push(Problem::at(
+                format!("sources.{name}.primary_key[{i}]"),
+                format!("`{k}` is not a column of this source{hint}"),
+            ));
         }
     }
     if problems.len() > before {
@@ -289,23 +356,44 @@ fn validate_source(name: &str, src: &RawSource, default_share: f64, problems: &m
     })
 }
 
-const TYPES: [&str; 6] = ["string", "integer", "decimal", "boolean", "date", "timestamp"];
+const TYPES: [&str; 6] = [
+    "string",
+    "integer",
+    "decimal",
+    "boolean",
+    "date",
+    "timestamp",
+];
 
-fn validate_column(source: &str, name: &str, rc: &RawColumn, problems: &mut Vec<Problem>) -> Option<ColumnContract> {
+fn validate_column(
+    source: &str,
+    name: &str,
+    rc: &RawColumn,
+    problems: &mut Vec<Problem>,
+) -> Option<ColumnContract> {
     let path = format!("sources.{source}.columns.{name}");
     let column_type = match rc.column_type.parse::<ColumnType>() {
         Ok(t) => t,
         Err(_) => {
-            let hint = closest(&rc.column_type, TYPES).map(|c| format!(", did you mean `{c}`?")).unwrap_or_default();
+            let hint = closest(&rc.column_type, TYPES)
+                .map(|c| format!(", did you mean `{c}`?"))
+                .unwrap_or_default();
             problems.push(Problem::at(
                 path,
-                format!("unknown type `{}`{hint} (types: {})", rc.column_type, TYPES.join(", ")),
+                format!(
+                    "unknown type `{}`{hint} (types: {})",
+                    rc.column_type,
+                    TYPES.join(", ")
+                ),
             ));
             return None;
         }
     };
     if rc.values.is_some() && column_type != ColumnType::String {
-        problems.push(Problem::at(path, "`values` (an enum) is only allowed on string columns"));
+        problems.push(Problem::at(
+            path,
+            "`values` (an enum) is only allowed on string columns",
+        ));
         return None;
     }
     Some(ColumnContract {

@@ -16,7 +16,11 @@ pub fn beacon() -> Command {
 
 /// Runs a command and returns (exit code, stdout, stderr).
 pub fn run(cmd: &mut Command) -> (i32, String, String) {
-    let Output { status, stdout, stderr } = cmd.output().expect("the beacon binary runs");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("the beacon binary runs");
     (
         status.code().unwrap_or(-1),
         String::from_utf8_lossy(&stdout).into_owned(),
@@ -66,12 +70,24 @@ def conv(v):
 rows = duckdb.connect().execute(sys.argv[1]).fetchall()
 print(json.dumps([[conv(v) for v in r] for r in rows]))
 "#;
-    let out = Command::new(python()).arg("-c").arg(script).arg(sql).output().expect("python runs");
-    assert!(out.status.success(), "duckdb failed on {sql}:\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .arg(sql)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "duckdb failed on {sql}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("duckdb output is JSON")
 }
 
 /// `read_parquet` over a published table with Hive partitioning, as a warehouse would.
 pub fn hive(table_dir: &Path) -> String {
-    format!("read_parquet('{}/*/*.parquet', hive_partitioning=true)", table_dir.display())
+    format!(
+        "read_parquet('{}/*/*.parquet', hive_partitioning=true)",
+        table_dir.display()
+    )
 }

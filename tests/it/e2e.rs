@@ -5,7 +5,9 @@ use serde_json::{json, Value};
 use std::path::Path;
 
 fn run_tiny(dir: &Path, date: &str) -> (i32, String, String) {
-    run(beacon().args(["run", "pipeline.yaml", "--date", date]).current_dir(dir))
+    run(beacon()
+        .args(["run", "pipeline.yaml", "--date", date])
+        .current_dir(dir))
 }
 
 #[test]
@@ -14,7 +16,10 @@ fn tiny_pipeline_publishes_hive_partitioned_parquet() {
     let (code, stdout, stderr) = run_tiny(dir.path(), "2026-03-31");
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("leads_by_source"), "{stdout}");
-    assert!(stdout.contains("published 2 tables for run_date=2026-03-31"), "{stdout}");
+    assert!(
+        stdout.contains("published 2 tables for run_date=2026-03-31"),
+        "{stdout}"
+    );
 
     let out = dir.path().join("out/published");
     let rows = duckdb(&format!(
@@ -29,24 +34,44 @@ fn tiny_pipeline_publishes_hive_partitioned_parquet() {
             vec![json!("Web"), json!(2), json!(1), json!("2026-03-31")],
         ]
     );
-    let rows = duckdb(&format!("SELECT opportunities, won_amount, usage_events FROM {}", hive(&out.join("opportunity_summary"))));
+    let rows = duckdb(&format!(
+        "SELECT opportunities, won_amount, usage_events FROM {}",
+        hive(&out.join("opportunity_summary"))
+    ));
     assert_eq!(rows, vec![vec![json!(3), json!(12000.0), json!(0)]]);
 
     // The partition is marked complete, and the manifest lists files, row counts and schemas.
-    assert!(out.join("leads_by_source/run_date=2026-03-31/_SUCCESS").exists());
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(out.join("_beacon/runs/run_date=2026-03-31/manifest.json")).unwrap()).unwrap();
+    assert!(out
+        .join("leads_by_source/run_date=2026-03-31/_SUCCESS")
+        .exists());
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(out.join("_beacon/runs/run_date=2026-03-31/manifest.json")).unwrap(),
+    )
+    .unwrap();
     let tables = manifest["tables"].as_array().unwrap();
     assert_eq!(tables.len(), 2);
-    let leads = tables.iter().find(|t| t["model"] == "leads_by_source").unwrap();
+    let leads = tables
+        .iter()
+        .find(|t| t["model"] == "leads_by_source")
+        .unwrap();
     assert_eq!(leads["rows"], 3);
     assert_eq!(leads["files"].as_array().unwrap().len(), 1);
     assert_eq!(leads["schema"][0]["name"], "channel");
-    let results: Value =
-        serde_json::from_slice(&std::fs::read(out.join("_beacon/runs/run_date=2026-03-31/run_results.json")).unwrap()).unwrap();
+    let results: Value = serde_json::from_slice(
+        &std::fs::read(out.join("_beacon/runs/run_date=2026-03-31/run_results.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(results["status"], "success");
-    let usage = results["sources"].as_array().unwrap().iter().find(|s| s["name"] == "usage_events").unwrap();
-    assert_eq!(usage["status"], "skipped", "a missing optional source is an empty table");
+    let usage = results["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "usage_events")
+        .unwrap();
+    assert_eq!(
+        usage["status"], "skipped",
+        "a missing optional source is an empty table"
+    );
     let models = results["models"].as_array().unwrap();
     assert_eq!(models.len(), 3);
     assert!(models.iter().all(|m| m["status"] == "success"));
@@ -65,23 +90,54 @@ fn raw_zone_keeps_types_extra_columns_and_utc_times() {
         "SELECT \"Id\", CAST(\"CreatedDate\" AS VARCHAR), \"IsConverted\", \"AnnualRevenue\", \"NumberOfEmployees\", \"Notes\" FROM {} ORDER BY \"Id\"",
         hive(&raw.join("leads"))
     ));
-    assert_eq!(rows[0], vec![json!("00Q1"), json!("2026-03-04 10:15:00"), json!(true), json!(1000000.0), json!(50), json!("first line\nsecond line")]);
-    assert_eq!(rows[1][1], json!("2026-03-04 23:30:00"), "23:30 +0000 stays on the same UTC day");
+    assert_eq!(
+        rows[0],
+        vec![
+            json!("00Q1"),
+            json!("2026-03-04 10:15:00"),
+            json!(true),
+            json!(1000000.0),
+            json!(50),
+            json!("first line\nsecond line")
+        ]
+    );
+    assert_eq!(
+        rows[1][1],
+        json!("2026-03-04 23:30:00"),
+        "23:30 +0000 stays on the same UTC day"
+    );
     assert_eq!(rows[1][3], Value::Null, "empty = NULL");
     assert_eq!(rows[2][1], json!("2026-03-05 08:00:00"));
     assert_eq!(rows[2][2], json!(true), "1 is true");
-    assert_eq!(rows[3][1], json!("2026-03-06 00:00:00"), "a bare date is midnight UTC");
+    assert_eq!(
+        rows[3][1],
+        json!("2026-03-06 00:00:00"),
+        "a bare date is midnight UTC"
+    );
     assert_eq!(rows[3][5], json!("with \"quotes\""));
     let opp = duckdb(&format!(
         "SELECT CAST(\"CreatedDate\" AS VARCHAR) FROM {} WHERE \"Id\" = '006B'",
         hive(&raw.join("opportunities"))
     ));
-    assert_eq!(opp, vec![vec![json!("2026-03-11 07:00:00")]], "+0200 is converted to UTC");
+    assert_eq!(
+        opp,
+        vec![vec![json!("2026-03-11 07:00:00")]],
+        "+0200 is converted to UTC"
+    );
     let results: Value = serde_json::from_slice(
-        &std::fs::read(dir.path().join("out/published/_beacon/runs/run_date=2026-03-31/run_results.json")).unwrap(),
+        &std::fs::read(
+            dir.path()
+                .join("out/published/_beacon/runs/run_date=2026-03-31/run_results.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
-    let leads = results["sources"].as_array().unwrap().iter().find(|s| s["name"] == "leads").unwrap();
+    let leads = results["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "leads")
+        .unwrap();
     assert_eq!(leads["schema_drift"], json!(["Notes"]));
     assert_eq!(leads["rows_loaded"], 4);
 }
@@ -98,9 +154,22 @@ fn rerunning_a_date_replaces_it_and_other_dates_stay() {
         "SELECT CAST(run_date AS VARCHAR), COUNT(*) FROM {} GROUP BY 1 ORDER BY 1",
         hive(&table)
     ));
-    assert_eq!(rows, vec![vec![json!("2026-03-31"), json!(3)], vec![json!("2026-04-01"), json!(3)]]);
-    let files: Vec<_> = std::fs::read_dir(table.join("run_date=2026-03-31")).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(files.len(), 2, "one Parquet file and _SUCCESS, no leftovers: {files:?}");
+    assert_eq!(
+        rows,
+        vec![
+            vec![json!("2026-03-31"), json!(3)],
+            vec![json!("2026-04-01"), json!(3)]
+        ]
+    );
+    let files: Vec<_> = std::fs::read_dir(table.join("run_date=2026-03-31"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        files.len(),
+        2,
+        "one Parquet file and _SUCCESS, no leftovers: {files:?}"
+    );
 }
 
 #[test]
@@ -112,16 +181,27 @@ fn the_run_date_filters_events_as_of_that_day() {
         "SELECT channel, leads FROM {} ORDER BY channel",
         hive(&dir.path().join("out/published/leads_by_source"))
     ));
-    assert_eq!(rows, vec![vec![json!("Web"), json!(2)]], "the 23:30 lead counts on its own day");
+    assert_eq!(
+        rows,
+        vec![vec![json!("Web"), json!(2)]],
+        "the 23:30 lead counts on its own day"
+    );
 }
 
 #[test]
 fn validate_and_dag_describe_the_tiny_project() {
     let dir = fixture("tiny");
-    let (code, stdout, stderr) = run(beacon().args(["validate", "pipeline.yaml"]).current_dir(dir.path()));
+    let (code, stdout, stderr) = run(beacon()
+        .args(["validate", "pipeline.yaml"])
+        .current_dir(dir.path()));
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("ok (3 sources, 3 models, 2 published)"), "{stdout}");
-    let (code, stdout, _) = run(beacon().args(["dag", "pipeline.yaml", "--format", "mermaid"]).current_dir(dir.path()));
+    assert!(
+        stdout.contains("ok (3 sources, 3 models, 2 published)"),
+        "{stdout}"
+    );
+    let (code, stdout, _) = run(beacon()
+        .args(["dag", "pipeline.yaml", "--format", "mermaid"])
+        .current_dir(dir.path()));
     assert_eq!(code, 0);
     assert!(stdout.contains("stg_leads --> leads_by_source"), "{stdout}");
     assert!(stdout.contains("leads --> stg_leads"), "{stdout}");
@@ -145,12 +225,20 @@ fn sample_pipeline_runs_end_to_end() {
         .arg(format!("work={}", tmp.path().join("work").display()))
         .current_dir(&repo));
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(out.join("_beacon/runs/run_date=2026-11-15/manifest.json")).unwrap()).unwrap();
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(out.join("_beacon/runs/run_date=2026-11-15/manifest.json")).unwrap(),
+    )
+    .unwrap();
     for table in manifest["tables"].as_array().unwrap() {
         let model = table["model"].as_str().unwrap();
         let rows = duckdb(&format!("SELECT COUNT(*) FROM {}", hive(&out.join(model))));
-        assert_eq!(rows[0][0], table["rows"], "DuckDB reads every row of {model}");
-        assert!(table["rows"].as_u64().unwrap() > 0, "{model} is not empty on the sample data");
+        assert_eq!(
+            rows[0][0], table["rows"],
+            "DuckDB reads every row of {model}"
+        );
+        assert!(
+            table["rows"].as_u64().unwrap() > 0,
+            "{model} is not empty on the sample data"
+        );
     }
 }

@@ -6,7 +6,9 @@ use serde_json::json;
 use std::path::Path;
 
 fn run_tiny(dir: &Path, date: &str) -> (i32, String, String) {
-    run(beacon().args(["run", "pipeline.yaml", "--date", date]).current_dir(dir))
+    run(beacon()
+        .args(["run", "pipeline.yaml", "--date", date])
+        .current_dir(dir))
 }
 
 fn edit(path: &Path, from: &str, to: &str) {
@@ -29,13 +31,20 @@ fn bad_yaml_names_file_line_column_and_suggests() {
     let (code, _, stderr) = run_tiny(dir.path(), "2026-03-31");
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("pipeline.yaml:16:5: sources.leads.primary_kee: unknown key `primary_kee`, did you mean `primary_key`?"), "{stderr}");
-    assert!(!dir.path().join("out").exists(), "nothing is read or written");
+    assert!(
+        !dir.path().join("out").exists(),
+        "nothing is read or written"
+    );
 }
 
 #[test]
 fn wrong_type_in_yaml_is_located() {
     let dir = fixture("tiny");
-    edit(&dir.path().join("pipeline.yaml"), "      NumberOfEmployees: integer", "      NumberOfEmployees: integr");
+    edit(
+        &dir.path().join("pipeline.yaml"),
+        "      NumberOfEmployees: integer",
+        "      NumberOfEmployees: integr",
+    );
     let (code, _, stderr) = run_tiny(dir.path(), "2026-03-31");
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("pipeline.yaml:23:7: sources.leads.columns.NumberOfEmployees: unknown type `integr`, did you mean `integer`?"), "{stderr}");
@@ -45,13 +54,26 @@ fn wrong_type_in_yaml_is_located() {
 fn missing_required_column_names_file_and_column() {
     let dir = fixture("tiny");
     assert_eq!(run_tiny(dir.path(), "2026-03-30").0, 0);
-    edit(&dir.path().join("data/opportunities.csv"), "Id,CreatedDate,", "Id,Created,");
+    edit(
+        &dir.path().join("data/opportunities.csv"),
+        "Id,CreatedDate,",
+        "Id,Created,",
+    );
     let (code, _, stderr) = run_tiny(dir.path(), "2026-03-31");
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("opportunities.csv"), "{stderr}");
     assert!(stderr.contains("`CreatedDate`"), "{stderr}");
-    assert!(!dir.path().join("out/published/leads_by_source/run_date=2026-03-31").exists(), "nothing published");
-    assert_eq!(published_rows(dir.path(), "2026-03-30").len(), 3, "the previous run is intact");
+    assert!(
+        !dir.path()
+            .join("out/published/leads_by_source/run_date=2026-03-31")
+            .exists(),
+        "nothing published"
+    );
+    assert_eq!(
+        published_rows(dir.path(), "2026-03-30").len(),
+        3,
+        "the previous run is intact"
+    );
 }
 
 #[test]
@@ -73,28 +95,53 @@ fn malformed_rows_are_quarantined_with_line_column_and_reason() {
         hive(&dir.path().join("out/raw/_quarantine/leads"))
     ));
     assert_eq!(q.len(), 2, "{q:?}");
-    assert_eq!(q[0][0], json!(207), "BOM header is line 1, the quoted newline spans lines 2-3");
+    assert_eq!(
+        q[0][0],
+        json!(207),
+        "BOM header is line 1, the quoted newline spans lines 2-3"
+    );
     assert_eq!(q[0][1], json!("IsConverted"));
     assert!(q[0][2].as_str().unwrap().contains("not a boolean"), "{q:?}");
     assert_eq!(q[0][3], json!("maybe"));
     assert_eq!(q[1][0], json!(208));
-    assert!(q[1][2].as_str().unwrap().contains("duplicate primary key"), "{q:?}");
+    assert!(
+        q[1][2].as_str().unwrap().contains("duplicate primary key"),
+        "{q:?}"
+    );
     let web = published_rows(dir.path(), "2026-03-31");
-    assert_eq!(web.last().unwrap(), &vec![json!("Web"), json!(202)], "rejected rows are not loaded");
+    assert_eq!(
+        web.last().unwrap(),
+        &vec![json!("Web"), json!(202)],
+        "rejected rows are not loaded"
+    );
 }
 
 #[test]
 fn too_many_rejected_rows_fail_the_run_and_publish_nothing() {
     let dir = fixture("tiny");
     assert_eq!(run_tiny(dir.path(), "2026-03-31").0, 0);
-    edit(&dir.path().join("data/leads.csv"), "00Q2,2026-03-04T23:30:00.000+0000", "00Q2,yesterday");
+    edit(
+        &dir.path().join("data/leads.csv"),
+        "00Q2,2026-03-04T23:30:00.000+0000",
+        "00Q2,yesterday",
+    );
     let (code, _, stderr) = run_tiny(dir.path(), "2026-03-31");
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("leads"), "{stderr}");
-    assert!(stderr.contains("threshold") || stderr.contains("rejected"), "{stderr}");
-    assert_eq!(published_rows(dir.path(), "2026-03-31").len(), 3, "the previous run of that date is intact");
+    assert!(
+        stderr.contains("threshold") || stderr.contains("rejected"),
+        "{stderr}"
+    );
+    assert_eq!(
+        published_rows(dir.path(), "2026-03-31").len(),
+        3,
+        "the previous run of that date is intact"
+    );
     // The rejected row is kept with its reason even though the run failed.
-    let q = duckdb(&format!("SELECT line, \"column\" FROM {}", hive(&dir.path().join("out/raw/_quarantine/leads"))));
+    let q = duckdb(&format!(
+        "SELECT line, \"column\" FROM {}",
+        hive(&dir.path().join("out/raw/_quarantine/leads"))
+    ));
     assert_eq!(q, vec![vec![json!(4), json!("CreatedDate")]]);
 }
 
@@ -106,14 +153,23 @@ fn a_cycle_names_the_files() {
     let (code, _, stderr) = run_tiny(dir.path(), "2026-03-31");
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("dependency cycle"), "{stderr}");
-    assert!(stderr.contains("sql/staging/a.sql") && stderr.contains("sql/staging/b.sql"), "{stderr}");
+    assert!(
+        stderr.contains("sql/staging/a.sql") && stderr.contains("sql/staging/b.sql"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn unknown_table_is_located_with_a_suggestion() {
     let dir = fixture("tiny");
-    std::fs::write(dir.path().join("sql/marts/x.sql"), "-- x\nSELECT *\nFROM stg_lead").unwrap();
-    let (code, _, stderr) = run(beacon().args(["validate", "pipeline.yaml"]).current_dir(dir.path()));
+    std::fs::write(
+        dir.path().join("sql/marts/x.sql"),
+        "-- x\nSELECT *\nFROM stg_lead",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(beacon()
+        .args(["validate", "pipeline.yaml"])
+        .current_dir(dir.path()));
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("sql/marts/x.sql:3:6: `stg_lead` is not a source or model of this pipeline, did you mean `stg_leads`?"), "{stderr}");
 }
@@ -121,22 +177,43 @@ fn unknown_table_is_located_with_a_suggestion() {
 #[test]
 fn ddl_and_copy_are_rejected() {
     let dir = fixture("tiny");
-    std::fs::write(dir.path().join("sql/marts/evil.sql"), "COPY (SELECT 1) TO '/tmp/x.parquet'").unwrap();
-    let (code, _, stderr) = run(beacon().args(["validate", "pipeline.yaml"]).current_dir(dir.path()));
+    std::fs::write(
+        dir.path().join("sql/marts/evil.sql"),
+        "COPY (SELECT 1) TO '/tmp/x.parquet'",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(beacon()
+        .args(["validate", "pipeline.yaml"])
+        .current_dir(dir.path()));
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("evil.sql: only a SELECT query is allowed in a model, found COPY"), "{stderr}");
+    assert!(
+        stderr.contains("evil.sql: only a SELECT query is allowed in a model, found COPY"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn a_failing_model_publishes_nothing() {
     let dir = fixture("tiny");
     assert_eq!(run_tiny(dir.path(), "2026-03-31").0, 0);
-    edit(&dir.path().join("sql/marts/opportunity_summary.sql"), "COUNT(*) AS opportunities", "COUNT(no_such_column) AS opportunities");
+    edit(
+        &dir.path().join("sql/marts/opportunity_summary.sql"),
+        "COUNT(*) AS opportunities",
+        "COUNT(no_such_column) AS opportunities",
+    );
     let (code, _, stderr) = run_tiny(dir.path(), "2026-03-31");
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("opportunity_summary"), "{stderr}");
     assert!(stderr.contains("no_such_column"), "{stderr}");
-    assert_eq!(published_rows(dir.path(), "2026-03-31").len(), 3, "the other model's new output was not published over the old");
-    let results = std::fs::read_to_string(dir.path().join("out/published/_beacon/runs/run_date=2026-03-31/run_results.json")).unwrap();
+    assert_eq!(
+        published_rows(dir.path(), "2026-03-31").len(),
+        3,
+        "the other model's new output was not published over the old"
+    );
+    let results = std::fs::read_to_string(
+        dir.path()
+            .join("out/published/_beacon/runs/run_date=2026-03-31/run_results.json"),
+    )
+    .unwrap();
     assert!(results.contains("\"status\": \"error\""), "{results}");
 }

@@ -31,7 +31,12 @@ fn compare(published: &Path, expected: &Path, date: &str) {
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "published tables differ from {}:\n{report}{}", expected.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "published tables differ from {}:\n{report}{}",
+        expected.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -39,7 +44,11 @@ fn golden_fixture_matches_hand_worked_numbers() {
     let tmp = tempfile::tempdir().unwrap();
     let fixture = repo().join("tests/fixtures/golden");
     run_shipped(&fixture.join("input"), tmp.path(), "2026-06-15");
-    compare(&tmp.path().join("published"), &fixture.join("expected"), "2026-06-15");
+    compare(
+        &tmp.path().join("published"),
+        &fixture.join("expected"),
+        "2026-06-15",
+    );
 }
 
 #[test]
@@ -58,7 +67,11 @@ fn sample_data_matches_the_independent_reference() {
         .arg(&expected)
         .output()
         .unwrap();
-    assert!(out.status.success(), "reference failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "reference failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     run_shipped(&sample, tmp.path(), date);
     compare(&tmp.path().join("published"), &expected, date);
 }

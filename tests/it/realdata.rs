@@ -16,19 +16,33 @@ fn realdata(name: &str) -> Option<PathBuf> {
 
 #[test]
 fn salesforce_data_export_loads_as_it_is() {
-    let Some(export) = realdata("sfdc_devorg_sample") else { return };
+    let Some(export) = realdata("sfdc_devorg_sample") else {
+        return;
+    };
     let dir = fixture("sfdc");
-    let (code, stdout, stderr) =
-        run(beacon().args(["run", "pipeline.yaml", "--date", "2026-11-22"]).env("SFDC_EXPORT", &export).current_dir(dir.path()));
+    let (code, stdout, stderr) = run(beacon()
+        .args(["run", "pipeline.yaml", "--date", "2026-11-22"])
+        .env("SFDC_EXPORT", &export)
+        .current_dir(dir.path()));
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     let results: Value = serde_json::from_slice(
-        &std::fs::read(dir.path().join("out/published/_beacon/runs/run_date=2026-11-22/run_results.json")).unwrap(),
+        &std::fs::read(
+            dir.path()
+                .join("out/published/_beacon/runs/run_date=2026-11-22/run_results.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     let sources = results["sources"].as_array().unwrap();
     let loaded: Vec<(String, u64, u64)> = sources
         .iter()
-        .map(|s| (s["name"].as_str().unwrap().to_string(), s["rows_loaded"].as_u64().unwrap(), s["rows_rejected"].as_u64().unwrap()))
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["rows_loaded"].as_u64().unwrap(),
+                s["rows_rejected"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         loaded,
@@ -40,7 +54,10 @@ fn salesforce_data_export_loads_as_it_is() {
         ]
     );
     let drift = sources[2]["schema_drift"].as_array().unwrap();
-    assert!(drift.contains(&json!("CampaignId")) && drift.len() > 20, "{drift:?}");
+    assert!(
+        drift.contains(&json!("CampaignId")) && drift.len() > 20,
+        "{drift:?}"
+    );
     let raw = dir.path().join("out/raw/opportunities");
     // The null-lookup sentinel is NULL, `YYYY-MM-DD 00:00:00` dates are dates, 0/1 are booleans.
     let rows = duckdb(&format!(
@@ -55,5 +72,13 @@ fn salesforce_data_export_loads_as_it_is() {
         "SELECT stage, opportunities, won_amount, stage_changes FROM {} WHERE stage = 'Closed Won'",
         hive(&dir.path().join("out/published/opportunities_by_stage"))
     ));
-    assert_eq!(by_stage, vec![vec![json!("Closed Won"), json!(18), json!(3645000.0), json!(36)]]);
+    assert_eq!(
+        by_stage,
+        vec![vec![
+            json!("Closed Won"),
+            json!(18),
+            json!(3645000.0),
+            json!(36)
+        ]]
+    );
 }

@@ -1,0 +1,193 @@
+//! The model as a JSON string: what `logistic_fit` returns and the scalar functions read.
+//!
+//! ```json
+//! {"version":"lr-1a2b3c4d5e6f","intercept":-2.1,"weights":{"authority=economic_buyer":1.3,...},
+//!  "rows":120000,"positives":9000,"l2":1.0,"min_count":5}
+//! ```
+//!
+//! `weights` is sorted by token and numbers are printed in their shortest round-trip form, so the
+//! text is canonical: the same coefficients always give the same bytes. `version` is `lr-` and the
+//! first 12 hex digits of the xxh3-64 hash of that canonical text without the version, so equal
+//! models have equal versions and any change of data, settings or code that moves a coefficient
+//! gives a new one. Readers ignore keys they do not know (room for later additions).
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Everything a model string holds, in the order it is written.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSpec {
+    pub intercept: f64,
+    #[serde(serialize_with = "ordered_map")]
+    pub weights: Vec<(String, f64)>,
+    pub rows: u64,
+    pub positives: u64,
+    pub l2: f64,
+    pub min_count: u64,
+}
+
+/// Serialises (key, value) pairs as a JSON object in the given order.
+pub(crate) fn ordered_map<S, W, K>(weights: &W, s: S) -> Result<S::Ok, S::Error>
+where
+    S: Serializer,
+    W: AsRef<[(K, f64)]> + ?Sized,
+    K: Serialize,
+{
+    let weights = weights.as_ref();
+    let mut map = s.serialize_map(Some(weights.len()))?;
+    for (k, v) in weights {
+        map.serialize_entry(k, v)?;
+    }
+    map.end()
+}
+
+#[derive(Serialize)]
+struct Versioned<'a> {
+    version: &'a str,
+    #[serde(flatten)]
+    spec: &'a ModelSpec,
+}
+
+impl ModelSpec {
+    /// The canonical JSON with its version. Weights are sorted here; non-finite numbers are
+    /// refused (JSON cannot hold them and a model with them would score nonsense).
+    pub fn to_json(&self) -> Result<String, String> {
+        let mut spec = self.clone();
+        spec.weights.sort_by(|a, b| a.0.cmp(&b.0));
+        let bad = spec
+            .weights
+            .iter()
+            .find(|(_, w)| !w.is_finite())
+            .map(|(t, _)| t.clone())
+            .or_else(|| (!spec.intercept.is_finite()).then(|| "intercept".to_string()))
+            .or_else(|| (!spec.l2.is_finite()).then(|| "l2".to_string()));
+        if let Some(name) = bad {
+            return Err(format!(
+                "the fit produced a non-finite coefficient for {name}"
+            ));
+        }
+        let canonical = serde_json::to_string(&spec).map_err(|e| e.to_string())?;
+        let hash = xxhash_rust::xxh3::xxh3_64(canonical.as_bytes());
+        let version = format!("lr-{:012x}", hash >> 16);
+        serde_json::to_string(&Versioned {
+            version: &version,
+            spec: &spec,
+        })
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// A parsed model, ready to score rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Model {
+    pub version: Option<String>,
+    pub intercept: f64,
+    pub weights: HashMap<String, f64>,
+}
+
+#[derive(Deserialize)]
+struct ModelJson {
+    #[serde(default)]
+    version: Option<String>,
+    intercept: f64,
+    #[serde(default)]
+    weights: HashMap<String, f64>,
+}
+
+impl Model {
+    /// Parses a model string; the error says what is wrong, for the SQL author.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let raw: ModelJson = serde_json::from_str(text).map_err(|e| {
+            let head: String = text.chars().take(60).collect();
+            format!("not a logistic_fit model ({e}): '{head}'")
+        })?;
+        if !raw.intercept.is_finite() {
+            return Err("model intercept is not a finite number".into());
+        }
+        Ok(Self {
+            version: raw.version,
+            intercept: raw.intercept,
+            weights: raw.weights,
+        })
+    }
+
+    /// The row's known tokens with their weights, de-duplicated, sorted by token (a fixed order
+    /// so sums do not depend on the order of the row's list). Unknown tokens are left out.
+    pub fn known<'a>(
+        &self,
+        tokens: impl IntoIterator<Item = &'a str>,
+        out: &mut Vec<(&'a str, f64)>,
+    ) {
+        out.clear();
+        for t in tokens {
+            if let Some(w) = self.weights.get(t) {
+                out.push((t, *w));
+            }
+        }
+        out.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        out.dedup_by(|a, b| a.0 == b.0);
+    }
+
+    /// The log-odds of a row whose known tokens are `known` (from [`Self::known`]).
+    pub fn logit_of(&self, known: &[(&str, f64)]) -> f64 {
+        known.iter().fold(self.intercept, |acc, (_, w)| acc + w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> ModelSpec {
+        ModelSpec {
+            intercept: -1.5,
+            weights: vec![("b=2".into(), -0.25), ("a=1".into(), 0.5)],
+            rows: 10,
+            positives: 3,
+            l2: 1.0,
+            min_count: 5,
+        }
+    }
+
+    #[test]
+    fn json_is_canonical_and_versioned() {
+        let json = spec().to_json().unwrap();
+        assert!(json.starts_with(r#"{"version":"lr-"#), "{json}");
+        assert!(
+            json.contains(r#""weights":{"a=1":0.5,"b=2":-0.25}"#),
+            "{json}"
+        );
+        let version = &json[12..27];
+        assert_eq!(version.len(), 15);
+        assert!(version[3..].chars().all(|c| c.is_ascii_hexdigit()));
+        // Same model, same bytes; another coefficient, another version.
+        assert_eq!(json, spec().to_json().unwrap());
+        let mut other = spec();
+        other.intercept = -1.4;
+        assert_ne!(&other.to_json().unwrap()[12..27], version);
+    }
+
+    #[test]
+    fn round_trip_and_scoring() {
+        let m = Model::parse(&spec().to_json().unwrap()).unwrap();
+        assert_eq!(m.intercept, -1.5);
+        let mut known = Vec::new();
+        m.known(["a=1", "zzz", "a=1", "b=2"], &mut known);
+        assert_eq!(known, vec![("a=1", 0.5), ("b=2", -0.25)]);
+        assert_eq!(m.logit_of(&known), -1.25);
+    }
+
+    #[test]
+    fn bad_models_are_errors() {
+        assert!(Model::parse("not json").is_err());
+        assert!(Model::parse("{}").is_err());
+        assert!(Model::parse(r#"{"intercept":"x"}"#).is_err());
+        assert!(Model::parse(r#"{"intercept":0,"weights":{"a":"b"}}"#).is_err());
+        // Minimal valid model: intercept only.
+        assert!(Model::parse(r#"{"intercept":0}"#).is_ok());
+        let mut bad = spec();
+        bad.weights[0].1 = f64::NAN;
+        assert!(bad.to_json().is_err());
+    }
+}
