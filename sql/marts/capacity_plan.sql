@@ -5,8 +5,9 @@
 --   * required_hours = sum over the role's activities of expected units per week (int_capacity_demand)
 --     x Hours x weeks. A per_won_deal or per_opportunity activity with a ProductType counts only deals
 --     of that product, one without counts them all. Product type is ignored for the other units.
---   * status: over_capacity when utilization > 1, balanced when 0.7 <= utilization <= 1, under_used
---     below 0.7 (the bounds are METRICS.md's and have no var), NULL when the role has no available hours
+--   * status: over_capacity when utilization > var capacity_over (1), balanced from var
+--     capacity_balanced_min (0.7) up to it, under_used below (METRICS.md's bounds are the defaults),
+--     NULL when the role has no available hours
 --   * every role of capacity_roles or capacity_activities gets a row (available_hours 0 when the role
 --     only appears in capacity_activities). Missing Headcount / HoursPerWeek / Utilization count as 0.
 WITH role_hours AS (
@@ -62,9 +63,9 @@ SELECT
     required_hours,
     utilization,
     CASE
-        WHEN utilization > 1 THEN 'over_capacity'
-        WHEN utilization >= 0.7 THEN 'balanced'
-        WHEN utilization < 0.7 THEN 'under_used'
+        WHEN utilization > {{ var('capacity_over') }} THEN 'over_capacity'
+        WHEN utilization >= {{ var('capacity_balanced_min') }} THEN 'balanced'
+        WHEN utilization < {{ var('capacity_balanced_min') }} THEN 'under_used'
     END AS status
 FROM role_utilization
 ORDER BY role
