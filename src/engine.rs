@@ -76,6 +76,7 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
     }
     let runtime = runtime.build_arc()?;
     let ctx = SessionContext::new_with_config_rt(config, runtime);
+    crate::scoring::register(&ctx);
     register_stores(&ctx, storage);
     Ok(ctx)
 }

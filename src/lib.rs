@@ -13,5 +13,6 @@ pub mod models;
 pub mod publish;
 pub mod run;
 pub mod sample;
+pub mod scoring;
 pub mod spec;
 pub mod storage;

@@ -295,32 +295,30 @@ impl PatternCounts {
             .map(|&i| self.tokens[i as usize].to_string())
             .collect();
 
-        let mut rewritten: Vec<(Vec<u32>, Counts)> = self
-            .patterns
-            .iter()
-            .map(|(pattern, counts)| {
-                let mut ids: Vec<u32> = pattern
-                    .iter()
-                    .filter_map(|&id| remap[id as usize])
-                    .collect();
-                ids.sort_unstable();
-                (ids, *counts)
-            })
-            .collect();
-        rewritten.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        // Rewrite every pattern into one flat buffer (no allocation per pattern), then sort
+        // spans of it: identical patterns become adjacent and are merged.
+        let mut flat: Vec<u32> = Vec::with_capacity(self.pattern_ids);
+        let mut spans: Vec<(usize, usize, Counts)> = Vec::with_capacity(self.patterns.len());
+        for (pattern, counts) in &self.patterns {
+            let start = flat.len();
+            flat.extend(pattern.iter().filter_map(|&id| remap[id as usize]));
+            flat[start..].sort_unstable();
+            spans.push((start, flat.len(), *counts));
+        }
+        spans.sort_unstable_by(|a, b| flat[a.0..a.1].cmp(&flat[b.0..b.1]));
 
         let mut design = Design::new(tokens);
-        let mut iter = rewritten.into_iter().peekable();
-        while let Some((ids, mut counts)) = iter.next() {
-            while let Some((next, more)) = iter.peek() {
-                if *next != ids {
-                    break;
-                }
-                counts.rows += more.rows;
-                counts.positives += more.positives;
-                iter.next();
+        let mut i = 0;
+        while i < spans.len() {
+            let (start, end, mut counts) = spans[i];
+            let key = &flat[start..end];
+            i += 1;
+            while i < spans.len() && flat[spans[i].0..spans[i].1] == *key {
+                counts.rows += spans[i].2.rows;
+                counts.positives += spans[i].2.positives;
+                i += 1;
             }
-            design.push(&ids, counts.rows, counts.positives);
+            design.push(key, counts.rows, counts.positives);
         }
         design
     }

@@ -470,6 +470,10 @@ async fn sql_l2_argument_groups_and_errors() {
     let explicit = one_string(&ctx, "SELECT logistic_fit(f, y, 1.0) FROM t").await;
     assert_eq!(model(&explicit), weak);
 
+    // No training rows at all: still a model (the smoothed base rate, no weights).
+    let none = one_string(&ctx, "SELECT logistic_fit(f, y) FROM t WHERE g < 0").await;
+    assert!(none.contains(r#""weights":{},"rows":0"#), "{none}");
+
     // One model per group.
     let batches = collect(
         &ctx,
@@ -544,4 +548,18 @@ async fn other_string_layouts_are_read_directly() {
         let d = b.column(0).as_primitive::<Float64Type>();
         assert!(d.iter().all(|x| x == Some(0.0)));
     }
+}
+
+#[test]
+fn sliced_arrays_are_read_at_their_offset() {
+    let rows = rows_of(&synthetic(10, 3000));
+    let (f, y) = (list_array(&rows), label_array(&rows));
+    let mut acc = LogisticFitAccumulator::new(DEFAULT_L2);
+    acc.update_batch(&[f.slice(0, 1000), y.slice(0, 1000)])
+        .unwrap();
+    acc.update_batch(&[f.slice(1000, 2000), y.slice(1000, 2000)])
+        .unwrap();
+    assert_eq!(evaluate(&mut acc), fit_rows(&rows, 3000));
+    // Misaligned columns are an error, not a panic.
+    assert!(acc.update_batch(&[f.slice(0, 10), y.slice(0, 9)]).is_err());
 }
