@@ -49,13 +49,13 @@ pub fn fixture(name: &str) -> tempfile::TempDir {
     dir
 }
 
-/// The Python with DuckDB installed by scripts/test.sh.
+/// The Python with DuckDB installed by tests/run.sh.
 pub fn python() -> String {
     if let Ok(p) = std::env::var("BEACON_TEST_PYTHON") {
         return p;
     }
     let venv = repo().join(".venv-test/bin/python");
-    assert!(venv.exists(), "DuckDB is needed to read the outputs: run scripts/test.sh (it installs it into .venv-test)");
+    assert!(venv.exists(), "DuckDB is needed to read the outputs: run tests/run.sh (it installs it into .venv-test)");
     venv.to_string_lossy().into_owned()
 }
 

@@ -9,18 +9,18 @@ user+sys CPU, peak RSS, from os.wait4):
            DuckDB / Polars: the same CSVs, the same contract types -> zstd Parquet
   cohorts  Beacon: campaign_cohorts_weekly + funnel_cohorts_monthly and only the models they need
            (copied from sql/ at run time), sources read from the raw-zone Parquet of the load step;
-           DuckDB: the same SQL files rendered; Polars: a hand translation (bench/peers/)
+           DuckDB: the same SQL files rendered; Polars: a hand translation (tests/bench/peers/)
   full     Beacon: the whole shipped pipeline from the CSVs (all sources, all models)
 
 and once, at the largest size, the full pipeline with --memory-limit 2GiB (issue 8's memory cap).
 Peers' outputs are checked against Beacon's (row counts; every value of the two marts; the loaded
 tables' contents up to --verify-content-max leads). Prints a Markdown report and appends it to
-bench/RESULTS.md with the machine, date and commit.
+tests/bench/RESULTS.md with the machine, date and commit.
 
-Run it with the venv of bench/requirements.txt:
+Run it with the venv of tests/bench/requirements.txt:
 
-    python3 -m venv /tmp/venv-bench && /tmp/venv-bench/bin/pip install -r bench/requirements.txt
-    /tmp/venv-bench/bin/python bench/run.py --sizes 100k,1M --runs 3
+    python3 -m venv /tmp/venv-bench && /tmp/venv-tests/bench/bin/pip install -r tests/bench/requirements.txt
+    /tmp/venv-tests/bench/bin/python tests/bench/run.py --sizes 100k,1M --runs 3
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
+REPO = BENCH.parent.parent
 PEERS = BENCH / "peers"
 PIPELINE = REPO / "pipelines" / "beacon.yaml"
 MARTS = ["campaign_cohorts_weekly", "funnel_cohorts_monthly"]
@@ -83,7 +83,7 @@ class Measure:
 
 def measure(name: str, cmd: list[str], logdir: Path, env: dict | None = None,
             timeout: float = 7200.0) -> Measure:
-    """Runs `cmd` as its own process (group) through bench/measure.py, which reports wall time,
+    """Runs `cmd` as its own process (group) through tests/bench/measure.py, which reports wall time,
     user+sys CPU and peak RSS from wait4 (see there why not straight from this process)."""
     logdir.mkdir(parents=True, exist_ok=True)
     out_path = logdir / f"{name}.stdout"
@@ -813,7 +813,7 @@ def main() -> None:
 
         versions = {"duckdb": duckdb.__version__, "polars": polars.__version__}
     except ImportError as e:
-        raise SystemExit(f"{e}: run with the venv of bench/requirements.txt (see bench/README.md)")
+        raise SystemExit(f"{e}: run with the venv of tests/bench/requirements.txt (see tests/bench/README.md)")
     beacon_bin = Path(args.beacon).resolve()
     if not beacon_bin.exists():
         raise SystemExit(f"{beacon_bin} not found: build it first (cargo build --release)")
@@ -849,7 +849,7 @@ def main() -> None:
     if not args.no_record:
         res_path = Path(args.results)
         if not res_path.exists():
-            res_path.write_text("# Benchmark results\n\nAppended by `bench/run.py` (see bench/README.md). "
+            res_path.write_text("# Benchmark results\n\nAppended by `tests/bench/run.py` (see tests/bench/README.md). "
                                 "Newest last.\n\n")
         with open(res_path, "a", encoding="utf-8") as f:
             f.write(text + "\n")

@@ -4,7 +4,7 @@ pipeline's vars and the run date), run in DuckDB over the same raw-zone Parquet 
     python duckdb_cohorts.py --pipeline pipelines/beacon.yaml --models DIR --order m1,m2,... \
         --raw RAW_DIR --date YYYY-MM-DD --publish a,b --out DIR [--materialize] [--memory-limit 2GiB]
 
---models is a folder holding the marts and the models they need (bench/run.py copies them from
+--models is a folder holding the marts and the models they need (tests/bench/run.py copies them from
 sql/); --order is a dependency order of those models (from `beacon dag`). Every source found in
 the raw zone becomes a view over its Parquet. Each model becomes a view (DuckDB then plans each
 published table as one query, pruning unused columns), or with --materialize a temporary table,

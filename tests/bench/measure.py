@@ -1,9 +1,9 @@
 """Runs one command and writes its wall time, CPU time and peak RSS as JSON (like /usr/bin/time -v).
 
-    python -I -S bench/measure.py RESULT.json CMD [ARGS...]
+    python -I -S tests/bench/measure.py RESULT.json CMD [ARGS...]
 
 Why a separate launcher: Linux carries a process's peak RSS across fork/vfork and exec, so a child
-spawned straight from bench/run.py (which holds DuckDB and Polars and reads results) would report
+spawned straight from tests/bench/run.py (which holds DuckDB and Polars and reads results) would report
 at least run.py's own RSS. This launcher imports nothing beyond the standard library (about 10 MB),
 so the peak RSS it reports is the command's own unless that is smaller than 10 MB.
 Standard input, output and error are passed through; the exit code is the command's.

@@ -6,7 +6,7 @@ comments of those files). Reads the same raw-zone Parquet Beacon reads.
 
     python polars_cohorts.py --pipeline pipelines/beacon.yaml --raw RAW_DIR --date YYYY-MM-DD --out DIR
 
-Keep in step with the SQL: bench/run.py compares this output with Beacon's published tables
+Keep in step with the SQL: tests/bench/run.py compares this output with Beacon's published tables
 (row counts and every value) and reports any difference.
 Prints one JSON line: {"engine", "step", "seconds", "tables": {model: {"rows", "seconds"}}}.
 """

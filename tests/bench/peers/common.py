@@ -92,7 +92,7 @@ def render(sql: str, pipeline: dict, run_date: str) -> str:
 
 
 def emit(result: dict) -> None:
-    """The peer scripts' one line of JSON on stdout, read by bench/run.py."""
+    """The peer scripts' one line of JSON on stdout, read by tests/bench/run.py."""
     print(json.dumps(result), flush=True)
 
 

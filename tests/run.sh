@@ -2,8 +2,8 @@
 # Beacon's test command (the README's, and what CI runs): installs what the tests need, checks
 # formatting and lints, then runs every test tier that is switched on.
 #
-#   scripts/test.sh              fast tier: unit + integration tests (DuckDB reads the outputs)
-#   BEACON_SLOW_TESTS=1 scripts/test.sh   also the slow tier
+#   tests/run.sh              fast tier: unit + integration tests (DuckDB reads the outputs)
+#   BEACON_SLOW_TESTS=1 tests/run.sh   also the slow tier
 #
 # Needs: cargo, python3 (3.9+). Installs DuckDB from PyPI into .venv-test/ (once).
 set -euo pipefail
