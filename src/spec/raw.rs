@@ -47,6 +47,24 @@ pub struct RawPipeline {
     pub vars: BTreeMap<String, serde_yaml::Value>,
     /// The input datasets, by table name.
     pub sources: IndexMap<String, RawSource>,
+    /// Per model: the columns its output contract requires and the data tests it must pass.
+    #[serde(default)]
+    pub checks: IndexMap<String, RawModelChecks>,
+}
+
+/// The checks of one model: `columns` (the output contract, each with its column tests) and
+/// model-level `tests`. Test entries stay YAML values here: their many shapes (`not_null`,
+/// `{accepted_values: [..]}`, `{row_count: {min: 1}, severity: warn}`) are read by `checks.rs`,
+/// which can name the exact entry that is wrong.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModelChecks {
+    /// Columns the model must produce, each with the tests of that column (may be empty).
+    #[serde(default)]
+    pub columns: IndexMap<String, Option<Vec<serde_yaml::Value>>>,
+    /// Tests on the whole model.
+    #[serde(default)]
+    pub tests: Vec<serde_yaml::Value>,
 }
 
 /// One input dataset.

@@ -1,5 +1,6 @@
 //! Raw structs -> domain types, with every problem collected (no I/O here).
 
+use super::checks::{read_checks, ModelChecks};
 use super::raw::{RawColumn, RawPipeline, RawSource};
 use super::{closest, Problem};
 use crate::contract::{ColumnContract, ColumnType, Format, SourceContract};
@@ -33,6 +34,8 @@ pub struct Pipeline {
     pub publish: Vec<String>,
     pub sources: Vec<Source>,
     pub vars: BTreeMap<String, VarValue>,
+    /// Output contracts and data tests, per model (`checks:`).
+    pub checks: Vec<ModelChecks>,
 }
 
 /// Where the SQL runs.
@@ -221,6 +224,7 @@ pub(crate) fn validate(
             sources.push(s);
         }
     }
+    let checks = read_checks(&raw.checks, &mut problems);
     let mut seen = std::collections::BTreeSet::new();
     for (i, m) in raw.publish.iter().enumerate() {
         if !seen.insert(m) {
@@ -256,6 +260,7 @@ pub(crate) fn validate(
         publish: raw.publish,
         sources,
         vars,
+        checks,
     })
 }
 
