@@ -152,6 +152,27 @@ impl ModelGraph {
         }
     }
 
+    /// The models in `names`, in order, each reading only the others in `names` as models (what
+    /// they read outside it is registered before they run).
+    pub fn subgraph(&self, names: &BTreeSet<String>) -> ModelGraph {
+        ModelGraph {
+            models: self
+                .models
+                .iter()
+                .filter(|m| names.contains(&m.name))
+                .map(|m| Model {
+                    model_deps: m
+                        .model_deps
+                        .iter()
+                        .filter(|d| names.contains(*d))
+                        .cloned()
+                        .collect(),
+                    ..m.clone()
+                })
+                .collect(),
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&Model> {
         self.models.iter().find(|m| m.name == name)
     }

@@ -14,7 +14,6 @@ use datafusion::common::DataFusionError;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 /// What planning found.
@@ -106,11 +105,22 @@ pub fn describe_error(err: &DataFusionError, sql: &str, text: &str) -> (String, 
     let mut span = None;
     if let Some(d) = err.diagnostic() {
         message = d.message.clone();
-        for note in &d.notes {
-            message.push_str(&format!("; {}", note.message));
+        // DataFusion suggests similar columns one note at a time: say it once.
+        let texts: Vec<&str> = d
+            .notes
+            .iter()
+            .map(|n| n.message.as_str())
+            .chain(d.helps.iter().map(|h| h.message.as_str()))
+            .collect();
+        let similar: Vec<&str> = texts
+            .iter()
+            .filter_map(|m| m.strip_prefix("possible column "))
+            .collect();
+        for m in texts.iter().filter(|m| !m.starts_with("possible column ")) {
+            message.push_str(&format!("; {m}"));
         }
-        for help in &d.helps {
-            message.push_str(&format!("; {}", help.message));
+        if !similar.is_empty() {
+            message.push_str(&format!(", did you mean {}?", similar.join(" or ")));
         }
         // Some diagnostics (incompatible types) place only their notes: take the first.
         let first = d
@@ -203,18 +213,17 @@ fn to_written(span: SqlSpan, sql: &str, text: &str) -> SqlSpan {
     }
 }
 
-/// The file name a located problem refers to, for tests of this module.
-#[cfg(test)]
-fn file_of(e: &ModelError) -> &Path {
-    match e {
-        ModelError::Invalid { file, .. } => file,
-        _ => Path::new(""),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    fn file_of(e: &ModelError) -> &Path {
+        match e {
+            ModelError::Invalid { file, .. } => file,
+            _ => Path::new(""),
+        }
+    }
     use crate::models::render::RenderContext;
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
@@ -255,11 +264,11 @@ mod tests {
     #[tokio::test]
     async fn every_problem_is_found_and_located() {
         let (_dir, g, errors) = graph(&[
-            ("staging/stg.sql", "SELECT \"Id\" AS id, \"Amount\" AS amount\nFROM leads"),
             (
-                "marts/a.sql",
-                "-- a\nSELECT id,\n       amont\nFROM stg",
+                "staging/stg.sql",
+                "SELECT \"Id\" AS id, \"Amount\" AS amount\nFROM leads",
             ),
+            ("marts/a.sql", "-- a\nSELECT id,\n       amont\nFROM stg"),
             (
                 "marts/b.sql",
                 "SELECT id FROM stg\nWHERE amount > {{ var('limit') }} AND id + 1 > 0",
@@ -272,7 +281,9 @@ mod tests {
         let msgs: Vec<String> = planned.errors.iter().map(|e| e.to_string()).collect();
         assert_eq!(msgs.len(), 3, "{msgs:#?}");
         assert!(
-            msgs[0].ends_with("a.sql:3:8: model `a`: column 'amont' not found; possible column stg.amount"),
+            msgs[0].ends_with(
+                "a.sql:3:8: model `a`: column 'amont' not found, did you mean stg.amount?"
+            ),
             "{msgs:#?}"
         );
         assert!(file_of(&planned.errors[0]).ends_with("marts/a.sql"));
@@ -292,7 +303,14 @@ mod tests {
         let sql = "SELECT x FROM t WHERE a > 10 AND bogus = 1";
         let text = "SELECT x FROM t WHERE a > {{ var('limit') }} AND bogus = 1";
         let col = sql.find("bogus").unwrap() + 1;
-        let s = to_written(SqlSpan { line: 1, column: col }, sql, text);
+        let s = to_written(
+            SqlSpan {
+                line: 1,
+                column: col,
+            },
+            sql,
+            text,
+        );
         assert_eq!(s.column, text.find("bogus").unwrap() + 1);
     }
 }

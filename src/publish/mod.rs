@@ -151,12 +151,15 @@ impl Publisher {
         self.output.child(&format!("{model}/{}", self.partition()))
     }
 
-    /// Makes the staged tables the published ones and writes the manifest last.
+    /// Makes the staged tables the published ones and writes the manifest last. `carried` are
+    /// tables of the date's previous commit that this run did not rebuild (a `--select` run):
+    /// they stay as they are and are listed in the new manifest too.
     pub async fn commit(
         &self,
         tables: &[(String, WrittenTable)],
+        carried: &[TableEntry],
     ) -> Result<Manifest, PublishError> {
-        let mut entries = Vec::new();
+        let mut entries: Vec<TableEntry> = carried.to_vec();
         for (model, table) in tables {
             let staged = self.staging(model);
             let target = self.partition_of(model);
@@ -173,6 +176,7 @@ impl Publisher {
                 schema: schema_info(&table.schema),
             });
         }
+        entries.sort_by(|a, b| a.model.cmp(&b.model));
         let manifest = Manifest {
             pipeline: self.pipeline.clone(),
             run_id: self.run_id.clone(),

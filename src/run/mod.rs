@@ -5,15 +5,19 @@
 //! data is read, every source is loaded before any model runs, and nothing is published unless
 //! every model succeeded. `run_results.json` is written for failed runs too.
 
+pub mod inspect;
 mod results;
+pub mod state;
 
 pub use results::{ModelResult, RunResults, SourceResult, Status};
 
+use crate::checks::{self, CheckError, CompiledTest, TestResult};
 use crate::engine::{self, EngineOptions};
 use crate::load::{self, InputFile, LoadOptions, RawTarget};
 use crate::models::render::RenderContext;
+use crate::models::select::{self, SelectError};
 use crate::models::{self, Materialized, Model, ModelError, ModelEvent, ModelGraph, ModelSink};
-use crate::publish::{self, Manifest, Publisher, WriteOptions, WrittenTable};
+use crate::publish::{self, Manifest, Publisher, TableEntry, WriteOptions, WrittenTable};
 use crate::spec::Pipeline;
 use crate::storage::{Location, Storage, StorageError};
 use chrono::NaiveDate;
@@ -21,7 +25,8 @@ use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::future::BoxFuture;
-use std::collections::BTreeSet;
+use state::WorkState;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -42,6 +47,8 @@ pub enum RunEvent {
         elapsed: Duration,
     },
     Model(ModelEvent),
+    /// A data test finished (run before publishing).
+    Test(TestResult),
     Committed {
         tables: usize,
     },
@@ -79,6 +86,27 @@ pub enum RunError {
         total: usize,
         first: String,
     },
+    #[error("{}", join_display(.0))]
+    Checks(Vec<CheckError>),
+    #[error("{}", join_display(.0))]
+    Select(Vec<SelectError>),
+    #[error("cannot read `{model}` from the last committed run: {error}")]
+    Reuse {
+        model: String,
+        error: datafusion::error::DataFusionError,
+    },
+    #[error("{message}")]
+    Inspect { message: String },
+    #[error("{count} data test{} failed; nothing was published. First: {first}", if *.count == 1 { "" } else { "s" })]
+    TestsFailed { count: usize, first: String },
+}
+
+fn join_display<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn join_errors(errors: &[ModelError]) -> String {
@@ -104,27 +132,39 @@ pub struct RunOutcome {
 
 /// Builds the rendered model graph of a pipeline for a date, and checks the publish list.
 pub fn plan(pipeline: &Pipeline, run_date: NaiveDate) -> Result<ModelGraph, RunError> {
+    let (graph, errors) = plan_partial(pipeline, run_date);
+    if errors.is_empty() {
+        Ok(graph)
+    } else {
+        Err(RunError::Models(errors))
+    }
+}
+
+/// Like [`plan`], but returns the graph of the models without problems together with every
+/// problem, for `beacon validate` to go on checking.
+pub fn plan_partial(pipeline: &Pipeline, run_date: NaiveDate) -> (ModelGraph, Vec<ModelError>) {
     let render = RenderContext::new(pipeline.vars.clone(), run_date);
     let sources: Vec<String> = pipeline
         .sources
         .iter()
         .map(|s| s.contract.name.clone())
         .collect();
-    let graph =
-        ModelGraph::load(&pipeline.models_dir, &render, &sources).map_err(RunError::Models)?;
-    let missing: Vec<ModelError> = pipeline
-        .publish
+    let (graph, mut errors) = ModelGraph::load_partial(&pipeline.models_dir, &render, &sources);
+    let known: BTreeSet<String> = crate::models::find_sql_files(&pipeline.models_dir)
+        .unwrap_or_default()
         .iter()
-        .filter(|p| graph.get(p).is_none())
-        .map(|p| ModelError::UnknownPublished {
-            name: p.clone(),
-            suggestion: crate::spec::closest(p, graph.names()).map(str::to_string),
-        })
+        .filter_map(|(f, _)| f.file_stem().map(|s| s.to_string_lossy().to_string()))
         .collect();
-    if !missing.is_empty() {
-        return Err(RunError::Models(missing));
+    for p in &pipeline.publish {
+        if !known.contains(p) {
+            errors.push(ModelError::UnknownPublished {
+                name: p.clone(),
+                suggestion: crate::spec::closest(p, known.iter().map(String::as_str))
+                    .map(str::to_string),
+            });
+        }
     }
-    Ok(graph)
+    (graph, errors)
 }
 
 fn new_run_id() -> String {
@@ -133,30 +173,88 @@ fn new_run_id() -> String {
     format!("{}-{salt:08x}", now.format("%Y%m%dT%H%M%SZ"))
 }
 
+/// What to run: everything (the default), or a selection (`--select` / `--exclude`).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub select: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+impl RunOptions {
+    fn is_full(&self) -> bool {
+        self.select.iter().all(|s| s.trim().is_empty())
+            && self.exclude.iter().all(|s| s.trim().is_empty())
+    }
+}
+
 /// Runs `pipeline` for `run_date`. Returns the outcome (with run results) when the run got as
 /// far as writing results, or an error for problems found before any data moved.
+///
+/// A selection run builds the selected models (and any model they read that the date's last
+/// committed run does not provide), loads only the sources those read, reads the other models
+/// from that committed run, and commits a manifest in which the models it did not build keep
+/// their previous files.
 pub async fn run(
     pipeline: &Pipeline,
     run_date: NaiveDate,
+    options: &RunOptions,
     observer: Observer,
 ) -> Result<RunOutcome, RunError> {
     let started = Instant::now();
     let run_id = new_run_id();
     let graph = plan(pipeline, run_date)?;
+    let render = RenderContext::new(pipeline.vars.clone(), run_date);
+    let tests = checks::compile(pipeline, &render).map_err(RunError::Checks)?;
+    let chosen =
+        select::select(&graph, &options.select, &options.exclude).map_err(RunError::Select)?;
     let storage = Storage::new(&pipeline.base_dir);
     let raw = storage.resolve(&pipeline.raw)?;
     let output = storage.resolve(&pipeline.output)?;
-    let work = storage.resolve(&pipeline.work.join(&run_id).to_string_lossy())?;
-    let publisher = Publisher::new(output, &pipeline.name, run_date, &run_id);
+    let work_root = storage.resolve(&pipeline.work.to_string_lossy())?;
+    let date_folder = state::date_folder(&work_root, &pipeline.name, run_date);
+    let work = date_folder.child(&run_id);
+    let publisher = Publisher::new(output.clone(), &pipeline.name, run_date, &run_id);
     let mut results = RunResults::new(pipeline, &run_id, run_date);
+
+    // What this run builds, and what it reads from the date's last committed run.
+    let full = options.is_full();
+    let previous_manifest = if full {
+        None
+    } else {
+        publisher.read_manifest().await?
+    };
+    let previous_state = state::read_state(&date_folder).await;
+    let stored = if full {
+        BTreeMap::new()
+    } else {
+        state::stored_tables(previous_manifest.as_ref(), &output, previous_state.as_ref())
+    };
+    let to_run = models_to_run(&graph, &chosen, &stored);
+    let reused: BTreeMap<String, state::Stored> = select::upstream_of(&graph, &to_run)
+        .into_iter()
+        .filter(|m| !to_run.contains(m))
+        .filter_map(|m| stored.get(&m).map(|s| (m, s.clone())))
+        .collect();
+    let needed_sources: BTreeSet<&str> = graph
+        .models
+        .iter()
+        .filter(|m| to_run.contains(&m.name))
+        .flat_map(|m| m.source_deps.iter().map(String::as_str))
+        .collect();
+    let sources: Vec<&crate::spec::Source> = pipeline
+        .sources
+        .iter()
+        .filter(|s| full || needed_sources.contains(s.contract.name.as_str()))
+        .collect();
+    results.selected = (!full).then(|| to_run.iter().cloned().collect());
     observer(RunEvent::Planned {
-        sources: pipeline.sources.len(),
-        models: graph.models.len(),
+        sources: sources.len(),
+        models: to_run.len(),
     });
 
     // Resolve every source location before reading anything, so a typo fails fast.
     let mut inputs = Vec::new();
-    for source in &pipeline.sources {
+    for source in sources {
         let loc = storage.resolve(&source.location)?;
         inputs.push((source, loc));
     }
@@ -169,25 +267,76 @@ pub async fn run(
         &storage,
     )?;
 
-    let outcome = execute(
+    let stage = Stage {
         pipeline,
-        &graph,
-        &storage,
-        &ctx,
-        &raw,
-        &publisher,
-        &work,
-        inputs,
-        &mut results,
-        &observer,
-    )
-    .await;
+        graph: &graph,
+        storage: &storage,
+        ctx: &ctx,
+        raw: &raw,
+        publisher: &publisher,
+        work: &work,
+        observer: &observer,
+    };
+    let outcome = stage
+        .execute(inputs, &to_run, &reused, &tests, &mut results)
+        .await;
+    let outcome = match outcome {
+        Ok(written) => {
+            // Published models this run did not build keep their committed files.
+            let carried: Vec<TableEntry> = previous_manifest
+                .map(|m| {
+                    m.tables
+                        .into_iter()
+                        .filter(|t| !to_run.contains(&t.model))
+                        .collect()
+                })
+                .unwrap_or_default();
+            match publisher.commit(&written, &carried).await {
+                Ok(manifest) => {
+                    observer(RunEvent::Committed {
+                        tables: manifest.tables.len(),
+                    });
+                    Ok(manifest)
+                }
+                Err(e) => Err(RunError::Publish(e)),
+            }
+        }
+        Err(e) => Err(e),
+    };
     results.elapsed_seconds = started.elapsed().as_secs_f64();
-    if let Some(dir) = &work.local {
-        let _ = tokio::fs::remove_dir_all(dir).await;
-    }
     match outcome {
         Ok(manifest) => {
+            // The committed run's unpublished models, for later selection runs; then the run
+            // folders nothing points to any more.
+            let mut next = WorkState {
+                run_id: run_id.clone(),
+                models: BTreeMap::new(),
+            };
+            for m in &graph.models {
+                if pipeline.publish.contains(&m.name) {
+                    continue;
+                }
+                if to_run.contains(&m.name) {
+                    if results.models.iter().any(|r| r.name == m.name) {
+                        next.models
+                            .insert(m.name.clone(), work.child(&m.name).table_url());
+                    }
+                } else if let Some(old) =
+                    previous_state.as_ref().and_then(|s| s.models.get(&m.name))
+                {
+                    if !full {
+                        next.models.insert(m.name.clone(), old.clone());
+                    }
+                }
+            }
+            let keep: BTreeSet<String> = next
+                .models
+                .values()
+                .filter_map(|url| state::run_of(url, &date_folder))
+                .collect();
+            if state::write_state(&date_folder, &next).await.is_ok() {
+                state::prune_runs(&date_folder, &keep).await;
+            }
             results.status = Status::Success;
             publisher.write_json("run_results.json", &results).await?;
             Ok(RunOutcome {
@@ -197,6 +346,13 @@ pub async fn run(
         }
         Err(e) => {
             publisher.cleanup().await;
+            // A failed run's scratch is not reused (yet): keep only what the state points to.
+            let keep: BTreeSet<String> = previous_state
+                .iter()
+                .flat_map(|s| s.models.values())
+                .filter_map(|url| state::run_of(url, &date_folder))
+                .collect();
+            state::prune_runs(&date_folder, &keep).await;
             results.status = Status::Error;
             results.error = Some(e.to_string());
             // Best effort: the run's error is what the caller needs, even if this write fails.
@@ -206,41 +362,178 @@ pub async fn run(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn execute(
-    pipeline: &Pipeline,
+/// The selected models, plus every model they read (transitively) that no stored table
+/// provides.
+fn models_to_run(
     graph: &ModelGraph,
-    storage: &Storage,
-    ctx: &SessionContext,
-    raw: &Location,
-    publisher: &Publisher,
-    work: &Location,
-    inputs: Vec<(&crate::spec::Source, Location)>,
-    results: &mut RunResults,
-    observer: &Observer,
-) -> Result<Manifest, RunError> {
-    let date = format!("run_date={}", results.run_date.format("%Y-%m-%d"));
-    // Sources load one after another: each load already uses a reader and a writer thread, and
-    // on the small machines this runs on, more would only contend.
-    for (source, loc) in inputs {
+    chosen: &BTreeSet<String>,
+    stored: &BTreeMap<String, state::Stored>,
+) -> BTreeSet<String> {
+    let mut to_run = chosen.clone();
+    let mut stack: Vec<String> = chosen.iter().cloned().collect();
+    while let Some(name) = stack.pop() {
+        let Some(m) = graph.get(&name) else { continue };
+        for d in &m.model_deps {
+            if !stored.contains_key(d) && to_run.insert(d.clone()) {
+                stack.push(d.clone());
+            }
+        }
+    }
+    to_run
+}
+
+/// What the stages of one run share.
+struct Stage<'a> {
+    pipeline: &'a Pipeline,
+    graph: &'a ModelGraph,
+    storage: &'a Storage,
+    ctx: &'a SessionContext,
+    raw: &'a Location,
+    publisher: &'a Publisher,
+    work: &'a Location,
+    observer: &'a Observer,
+}
+
+impl Stage<'_> {
+    /// Load -> models -> tests; returns the published models written to staging.
+    async fn execute(
+        &self,
+        inputs: Vec<(&crate::spec::Source, Location)>,
+        to_run: &BTreeSet<String>,
+        reused: &BTreeMap<String, state::Stored>,
+        tests: &[CompiledTest],
+        results: &mut RunResults,
+    ) -> Result<Vec<(String, WrittenTable)>, RunError> {
+        let mut available: BTreeSet<String> = BTreeSet::new();
+        for (source, loc) in inputs {
+            self.load_source(source, loc, results).await?;
+            available.insert(source.contract.name.clone());
+        }
+        for (name, stored) in reused {
+            state::register(self.ctx, name, stored)
+                .await
+                .map_err(|error| RunError::Reuse {
+                    model: name.clone(),
+                    error,
+                })?;
+            available.insert(name.clone());
+        }
+        let subgraph = self.graph.subgraph(to_run);
+        let published: BTreeSet<String> = self.pipeline.publish.iter().cloned().collect();
+        let sink = Arc::new(RunSink {
+            publisher: self.publisher.clone(),
+            work: self.work.clone(),
+            published: published.clone(),
+            options: WriteOptions::default(),
+            written: Mutex::new(Vec::new()),
+        });
+        let obs = Arc::clone(self.observer);
+        let outcomes = models::execute(
+            self.ctx,
+            &subgraph,
+            sink.clone(),
+            2,
+            Arc::new(move |e| obs(RunEvent::Model(e))),
+        )
+        .await;
+        let total = outcomes.len();
+        let mut failures = Vec::new();
+        for o in outcomes {
+            let layer = self
+                .graph
+                .get(&o.name)
+                .map(|m| m.layer.clone())
+                .unwrap_or_default();
+            let is_published = published.contains(&o.name);
+            match &o.result {
+                Ok(m) => {
+                    available.insert(o.name.clone());
+                    results.models.push(ModelResult::success(
+                        &o.name,
+                        &layer,
+                        is_published,
+                        m,
+                        o.elapsed,
+                    ))
+                }
+                Err(e) => {
+                    let skipped = matches!(e, ModelError::Skipped { .. });
+                    results.models.push(ModelResult::failure(
+                        &o.name,
+                        &layer,
+                        is_published,
+                        &e.to_string(),
+                        skipped,
+                        o.elapsed,
+                    ));
+                    if !skipped {
+                        failures.push(e.to_string());
+                    }
+                }
+            }
+        }
+        if let Some(first) = failures.first() {
+            return Err(RunError::ModelsFailed {
+                count: failures.len(),
+                total,
+                first: first.clone(),
+            });
+        }
+
+        // Data tests on what this run built, before anything is published.
+        let relevant: Vec<CompiledTest> = tests
+            .iter()
+            .filter(|t| match &t.model {
+                Some(m) => to_run.contains(m),
+                None => t.reads.iter().any(|r| to_run.contains(r)),
+            })
+            .cloned()
+            .collect();
+        let test_results = checks::run_tests(self.ctx, &relevant, &available).await;
+        for t in &test_results {
+            (self.observer)(RunEvent::Test(t.clone()));
+        }
+        let blocking: Vec<&TestResult> = test_results.iter().filter(|t| t.blocks()).collect();
+        let summary = blocking
+            .first()
+            .map(|t| describe_failure(t))
+            .unwrap_or_default();
+        let blocked = blocking.len();
+        results.tests = test_results;
+        if blocked > 0 {
+            return Err(RunError::TestsFailed {
+                count: blocked,
+                first: summary,
+            });
+        }
+        Ok(sink.take())
+    }
+
+    async fn load_source(
+        &self,
+        source: &crate::spec::Source,
+        loc: Location,
+        results: &mut RunResults,
+    ) -> Result<(), RunError> {
+        let date = format!("run_date={}", results.run_date.format("%Y-%m-%d"));
         let name = source.contract.name.clone();
-        observer(RunEvent::SourceStarted {
+        (self.observer)(RunEvent::SourceStarted {
             source: name.clone(),
         });
         let t0 = Instant::now();
-        let files = match storage.list_files(&loc).await {
+        let files = match self.storage.list_files(&loc).await {
             Ok(f) => f,
             Err(StorageError::NotFound { .. }) if source.optional => Vec::new(),
             Err(e) => return Err(e.into()),
         };
-        let table_loc = raw.child(&format!("{name}/{date}"));
+        let table_loc = self.raw.child(&format!("{name}/{date}"));
         clear_prefix(&table_loc)
             .await
             .map_err(|error| RunError::RawZone {
                 source_name: name.clone(),
                 error,
             })?;
-        let quarantine_loc = raw.child(&format!("_quarantine/{name}/{date}"));
+        let quarantine_loc = self.raw.child(&format!("_quarantine/{name}/{date}"));
         clear_prefix(&quarantine_loc)
             .await
             .map_err(|error| RunError::RawZone {
@@ -250,17 +543,17 @@ async fn execute(
         if files.is_empty() {
             let schema = load::empty_batch_schema(&source.contract);
             let table = MemTable::try_new(schema, vec![vec![]])?;
-            ctx.register_table(name.as_str(), Arc::new(table))?;
+            self.ctx.register_table(name.as_str(), Arc::new(table))?;
             results
                 .sources
                 .push(SourceResult::missing_optional(&name, &loc.display));
-            observer(RunEvent::SourceLoaded {
+            (self.observer)(RunEvent::SourceLoaded {
                 source: name,
                 rows: 0,
                 rejected: 0,
                 elapsed: t0.elapsed(),
             });
-            continue;
+            return Ok(());
         }
         let input_files: Vec<InputFile> = files
             .iter()
@@ -271,7 +564,7 @@ async fn execute(
             })
             .collect();
         let target = RawTarget {
-            store: raw.store.clone(),
+            store: self.raw.store.clone(),
             data_prefix: table_loc.path.clone(),
             quarantine_prefix: quarantine_loc.path.clone(),
         };
@@ -301,84 +594,43 @@ async fn execute(
             &loc.display,
             t0.elapsed(),
         ));
-        engine::register_stores(ctx, storage);
-        ctx.register_parquet(
-            name.as_str(),
-            &table_loc.table_url(),
-            ParquetReadOptions::default(),
-        )
-        .await?;
-        observer(RunEvent::SourceLoaded {
+        engine::register_stores(self.ctx, self.storage);
+        self.ctx
+            .register_parquet(
+                name.as_str(),
+                &table_loc.table_url(),
+                ParquetReadOptions::default(),
+            )
+            .await?;
+        (self.observer)(RunEvent::SourceLoaded {
             source: name,
             rows: report.rows_loaded,
             rejected: report.rows_rejected,
             elapsed: t0.elapsed(),
         });
+        Ok(())
     }
+}
 
-    let published: BTreeSet<String> = pipeline.publish.iter().cloned().collect();
-    let sink = Arc::new(RunSink {
-        publisher: publisher.clone(),
-        work: work.clone(),
-        published: published.clone(),
-        options: WriteOptions::default(),
-        written: Mutex::new(Vec::new()),
-    });
-    let obs = Arc::clone(observer);
-    let outcomes = models::execute(
-        ctx,
-        graph,
-        sink.clone(),
-        2,
-        Arc::new(move |e| obs(RunEvent::Model(e))),
-    )
-    .await;
-    let total = outcomes.len();
-    let mut failures = Vec::new();
-    for o in outcomes {
-        let layer = graph
-            .get(&o.name)
-            .map(|m| m.layer.clone())
-            .unwrap_or_default();
-        let is_published = published.contains(&o.name);
-        match &o.result {
-            Ok(m) => results.models.push(ModelResult::success(
-                &o.name,
-                &layer,
-                is_published,
-                m,
-                o.elapsed,
-            )),
-            Err(e) => {
-                let skipped = matches!(e, ModelError::Skipped { .. });
-                results.models.push(ModelResult::failure(
-                    &o.name,
-                    &layer,
-                    is_published,
-                    &e.to_string(),
-                    skipped,
-                    o.elapsed,
-                ));
-                if !skipped {
-                    failures.push(e.to_string());
-                }
+/// A failed test for an error message: what, where, how many rows, and a sample of them.
+pub fn describe_failure(t: &TestResult) -> String {
+    match &t.error {
+        Some(e) => format!("{} ({}): {e}", t.id, t.declared_at),
+        None => {
+            let mut s = format!(
+                "{} ({}): {} offending row{}",
+                t.id,
+                t.declared_at,
+                t.failing_rows,
+                if t.failing_rows == 1 { "" } else { "s" }
+            );
+            if !t.sample_table.is_empty() {
+                s.push_str(", for example:\n");
+                s.push_str(&t.sample_table);
             }
+            s
         }
     }
-    if let Some(first) = failures.first() {
-        return Err(RunError::ModelsFailed {
-            count: failures.len(),
-            total,
-            first: first.clone(),
-        });
-    }
-    let mut written = sink.take();
-    written.sort_by(|a, b| a.0.cmp(&b.0));
-    let manifest = publisher.commit(&written).await?;
-    observer(RunEvent::Committed {
-        tables: manifest.tables.len(),
-    });
-    Ok(manifest)
 }
 
 /// Deletes every object under a prefix (a re-run of a date replaces that date's raw data whole).

@@ -29,8 +29,13 @@ pub struct RunResults {
     pub beacon_version: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The models a `--select` run built (absent for a full run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selected: Option<Vec<String>>,
     pub sources: Vec<SourceResult>,
     pub models: Vec<ModelResult>,
+    /// Data tests run before publishing.
+    pub tests: Vec<crate::checks::TestResult>,
 }
 
 impl RunResults {
@@ -44,8 +49,10 @@ impl RunResults {
             elapsed_seconds: 0.0,
             beacon_version: env!("CARGO_PKG_VERSION").to_string(),
             error: None,
+            selected: None,
             sources: Vec::new(),
             models: Vec::new(),
+            tests: Vec::new(),
         }
     }
 }

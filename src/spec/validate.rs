@@ -240,9 +240,9 @@ pub(crate) fn validate(
     let resolve = |p: &str| -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
-            p.to_path_buf()
+            normalize(p)
         } else {
-            base_dir.join(p)
+            normalize(&base_dir.join(p))
         }
     };
     Ok(Pipeline {
@@ -262,6 +262,30 @@ pub(crate) fn validate(
         vars,
         checks,
     })
+}
+
+/// `pipelines/../sql` -> `sql`: shorter paths in messages. Lexical (`..` after a symlinked folder
+/// would differ, which pipeline folders are not expected to be).
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 fn check_share(v: f64, path: &str, problems: &mut Vec<Problem>) {
