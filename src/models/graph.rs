@@ -143,13 +143,9 @@ impl ModelGraph {
                 },
             );
         }
-        match topo_sort(models) {
-            Ok(sorted) => (ModelGraph { models: sorted }, errors),
-            Err((cycle, sorted)) => {
-                errors.push(cycle);
-                (ModelGraph { models: sorted }, errors)
-            }
-        }
+        let (sorted, cycle) = topo_sort(models);
+        errors.extend(cycle);
+        (ModelGraph { models: sorted }, errors)
     }
 
     /// The models in `names`, in order, each reading only the others in `names` as models (what
@@ -323,8 +319,8 @@ fn is_ident(b: u8) -> bool {
 }
 
 /// Kahn's algorithm with names in sorted order, so the order is the same on every run. On a
-/// cycle: the error, and the models that are not part of it or downstream of it, sorted.
-fn topo_sort(models: BTreeMap<String, Model>) -> Result<Vec<Model>, (ModelError, Vec<Model>)> {
+/// cycle: the models that are not part of it or downstream of it, sorted, and the cycle.
+fn topo_sort(models: BTreeMap<String, Model>) -> (Vec<Model>, Option<ModelError>) {
     let mut indegree: BTreeMap<&str, usize> = models.keys().map(|k| (k.as_str(), 0)).collect();
     let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for m in models.values() {
@@ -369,13 +365,14 @@ fn topo_sort(models: BTreeMap<String, Model>) -> Result<Vec<Model>, (ModelError,
             .into_iter()
             .filter_map(|n| models.remove(&n))
             .collect();
-        return Err((cycle, sorted));
+        return (sorted, Some(cycle));
     }
     let mut models = models;
-    Ok(order
+    let sorted = order
         .into_iter()
         .filter_map(|n| models.remove(&n))
-        .collect())
+        .collect();
+    (sorted, None)
 }
 
 /// Walks dependencies among the stuck models until one repeats: that loop is the cycle.

@@ -164,7 +164,7 @@ pub async fn open_committed(
 ) -> Result<CommittedRun, RunError> {
     let output = storage.resolve(&pipeline.output)?;
     let raw = storage.resolve(&pipeline.raw)?;
-    let work_root = storage.resolve(&pipeline.work.to_string_lossy())?;
+    let work_root = storage.resolve(&pipeline.work)?;
     let publisher = Publisher::new(output.clone(), &pipeline.name, run_date, "inspect");
     let Some(manifest) = publisher.read_manifest().await? else {
         return Err(RunError::Inspect {

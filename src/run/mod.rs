@@ -210,7 +210,7 @@ pub async fn run(
     let storage = Storage::new(&pipeline.base_dir);
     let raw = storage.resolve(&pipeline.raw)?;
     let output = storage.resolve(&pipeline.output)?;
-    let work_root = storage.resolve(&pipeline.work.to_string_lossy())?;
+    let work_root = storage.resolve(&pipeline.work)?;
     let date_folder = state::date_folder(&work_root, &pipeline.name, run_date);
     let work = date_folder.child(&run_id);
     let publisher = Publisher::new(output.clone(), &pipeline.name, run_date, &run_id);

@@ -173,7 +173,7 @@ pub async fn register(
         Stored::Folder(url) => vec![ListingTableUrl::parse(url)?],
         Stored::Files(files) => files
             .iter()
-            .map(|f| ListingTableUrl::parse(f))
+            .map(ListingTableUrl::parse)
             .collect::<Result<Vec<_>, _>>()?,
     };
     let options =

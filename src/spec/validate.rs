@@ -27,8 +27,9 @@ pub struct Pipeline {
     pub raw: String,
     /// Output location (URL or path as written, resolved by `storage`).
     pub output: String,
-    /// Local scratch folder for unpublished models.
-    pub work: PathBuf,
+    /// Scratch location for unpublished models (path or URL as written, resolved by `storage`;
+    /// default `../data/work`).
+    pub work: String,
     /// Folder of SQL models.
     pub models_dir: PathBuf,
     pub publish: Vec<String>,
@@ -255,7 +256,10 @@ pub(crate) fn validate(
         target_partitions: raw.target_partitions,
         raw: raw.raw,
         output: raw.output,
-        work: resolve(raw.work.as_deref().unwrap_or("../data/work")),
+        work: raw
+            .work
+            .clone()
+            .unwrap_or_else(|| "../data/work".to_string()),
         models_dir: resolve(&raw.models),
         publish: raw.publish,
         sources,

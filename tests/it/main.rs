@@ -2,6 +2,7 @@
 //! One test binary (see Cargo.toml `autotests = false`): each extra binary would link DataFusion again.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod analyst;
 mod common;
 mod e2e;
 mod errors;
