@@ -502,41 +502,19 @@ fn cmd_dag(args: &PipelineArgs, format: DagFormat) -> ExitCode {
         Ok(g) => g,
         Err(e) => return fail(EXIT_INVALID, &e),
     };
-    match format {
-        DagFormat::Text => {
-            for m in &graph.models {
-                let deps: Vec<&str> = m
-                    .source_deps
-                    .iter()
-                    .chain(&m.model_deps)
-                    .map(String::as_str)
-                    .collect();
-                println!(
-                    "{} ({}) <- {}",
-                    m.name,
-                    if m.layer.is_empty() { "." } else { &m.layer },
-                    deps.join(", ")
-                );
-            }
-        }
+    let out = match format {
+        DagFormat::Text => beacon::models::dag::text(&graph),
         DagFormat::Mermaid => {
-            println!("flowchart LR");
-            for s in &pipeline.sources {
-                println!("  {}[({})]", s.contract.name, s.contract.name);
-            }
-            for m in &graph.models {
-                let shape = if pipeline.publish.contains(&m.name) {
-                    format!("{}[[{}]]", m.name, m.name)
-                } else {
-                    format!("{}[{}]", m.name, m.name)
-                };
-                println!("  {shape}");
-                for d in m.source_deps.iter().chain(&m.model_deps) {
-                    println!("  {d} --> {}", m.name);
-                }
-            }
+            let sources: Vec<String> = pipeline
+                .sources
+                .iter()
+                .map(|s| s.contract.name.clone())
+                .collect();
+            let published = pipeline.publish.iter().cloned().collect();
+            beacon::models::dag::mermaid(&graph, &sources, &published)
         }
-    }
+    };
+    print!("{out}");
     ExitCode::SUCCESS
 }
 
