@@ -62,8 +62,17 @@ enum Command {
         #[command(flatten)]
         args: PipelineArgs,
         /// Logical date of the run (default: today in UTC).
-        #[arg(long, value_name = "YYYY-MM-DD")]
+        #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
         date: Option<NaiveDate>,
+        /// Backfill: run every date from this one to --to, in order.
+        #[arg(long, value_name = "YYYY-MM-DD", requires = "to")]
+        from: Option<NaiveDate>,
+        /// Last date of a backfill (inclusive).
+        #[arg(long, value_name = "YYYY-MM-DD", requires = "from")]
+        to: Option<NaiveDate>,
+        /// Backfill: also re-run dates that are already committed.
+        #[arg(long, requires = "from")]
+        force: bool,
         #[command(flatten)]
         selection: Selection,
     },
@@ -172,8 +181,16 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Run {
             args,
             date,
+            from,
+            to,
+            force,
             selection,
-        } => cmd_run(&args, date, &selection, cli.log_format).await,
+        } => match (from, to) {
+            (Some(from), Some(to)) => {
+                cmd_backfill(&args, from, to, force, &selection, cli.log_format).await
+            }
+            _ => cmd_run(&args, date, &selection, cli.log_format).await,
+        },
         Command::Validate { args } => cmd_validate(&args).await,
         Command::Test {
             args,
@@ -238,7 +255,58 @@ async fn cmd_run(
         Ok(p) => p,
         Err(code) => return code,
     };
-    let run_date = date.unwrap_or_else(today);
+    run_one_date(&pipeline, date.unwrap_or_else(today), selection, log_format).await
+}
+
+/// `--from D1 --to D2`: each date in order; committed dates are skipped unless `--force`; the
+/// first failure stops the backfill.
+async fn cmd_backfill(
+    args: &PipelineArgs,
+    from: NaiveDate,
+    to: NaiveDate,
+    force: bool,
+    selection: &Selection,
+    log_format: LogFormat,
+) -> ExitCode {
+    let pipeline = match load_pipeline(args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let dates = match beacon::run::backfill_dates(from, to) {
+        Ok(d) => d,
+        Err(e) => return fail(EXIT_INVALID, &e),
+    };
+    let (mut ran, mut skipped) = (0, 0);
+    for date in dates {
+        if !force {
+            match beacon::run::is_committed(&pipeline, date).await {
+                Ok(true) => {
+                    println!("run_date={date}: already committed, skipped (--force re-runs it)");
+                    skipped += 1;
+                    continue;
+                }
+                Ok(false) => {}
+                Err(e) => return fail(EXIT_RUN_FAILED, &e),
+            }
+        }
+        let code = run_one_date(&pipeline, date, selection, log_format).await;
+        if code != ExitCode::SUCCESS {
+            eprintln!("backfill stopped at run_date={date} ({ran} dates run, {skipped} skipped before it)");
+            return code;
+        }
+        ran += 1;
+    }
+    println!("backfill {from}..{to}: {ran} dates run, {skipped} skipped");
+    ExitCode::SUCCESS
+}
+
+async fn run_one_date(
+    pipeline: &Pipeline,
+    run_date: NaiveDate,
+    selection: &Selection,
+    log_format: LogFormat,
+) -> ExitCode {
+    let pipeline = pipeline.clone();
     let interactive = std::io::stderr().is_terminal() && matches!(log_format, LogFormat::Text);
     let progress = Arc::new(Progress::new(interactive));
     let p = Arc::clone(&progress);
@@ -593,6 +661,8 @@ impl Progress {
                     tracing::error!(test = %t.id, failing_rows = t.failing_rows, declared_at = %t.declared_at, error = t.error.as_deref().unwrap_or(""), "test failed")
                 }
             },
+            (Some(bar), RunEvent::Warning(w)) => bar.println(format!("warning: {w}")),
+            (None, RunEvent::Warning(w)) => tracing::warn!(warning = %w, "warning"),
             (Some(bar), RunEvent::Committed { tables }) => {
                 bar.set_message(format!("published {tables} tables"))
             }

@@ -348,6 +348,7 @@ impl ModelSink for ScratchSink {
                 rows: table.rows,
                 bytes: table.bytes,
                 files: table.files.iter().map(|f| f.path.clone()).collect(),
+                schema: table.schema.clone(),
             })
         })
     }

@@ -5,7 +5,9 @@
 //! data is read, every source is loaded before any model runs, and nothing is published unless
 //! every model succeeded. `run_results.json` is written for failed runs too.
 
+mod artifacts;
 pub mod inspect;
+pub mod lineage;
 mod results;
 pub mod state;
 
@@ -49,6 +51,8 @@ pub enum RunEvent {
     Model(ModelEvent),
     /// A data test finished (run before publishing).
     Test(TestResult),
+    /// Something went wrong that does not fail the run.
+    Warning(String),
     Committed {
         tables: usize,
     },
@@ -173,6 +177,30 @@ fn new_run_id() -> String {
     format!("{}-{salt:08x}", now.format("%Y%m%dT%H%M%SZ"))
 }
 
+/// The dates of a backfill, in order (at most ten years of days).
+pub fn backfill_dates(from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>, RunError> {
+    if to < from {
+        return Err(RunError::Inspect {
+            message: format!("--from {from} is after --to {to}"),
+        });
+    }
+    let days = (to - from).num_days();
+    if days > 3660 {
+        return Err(RunError::Inspect {
+            message: format!("a backfill of {days} days is more than ten years: split it"),
+        });
+    }
+    Ok(from.iter_days().take(days as usize + 1).collect())
+}
+
+/// Whether `run_date` has a committed run (a manifest) under the pipeline's output.
+pub async fn is_committed(pipeline: &Pipeline, run_date: NaiveDate) -> Result<bool, RunError> {
+    let storage = Storage::new(&pipeline.base_dir);
+    let output = storage.resolve(&pipeline.output)?;
+    let publisher = Publisher::new(output, &pipeline.name, run_date, "check");
+    Ok(publisher.read_manifest().await?.is_some())
+}
+
 /// What to run: everything (the default), or a selection (`--select` / `--exclude`).
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -258,6 +286,21 @@ pub async fn run(
         let loc = storage.resolve(&source.location)?;
         inputs.push((source, loc));
     }
+    let input_names: Vec<String> = inputs.iter().map(|(_, l)| l.display.clone()).collect();
+    let lineage_info = pipeline.lineage.as_ref().map(|spec| lineage::RunInfo {
+        spec,
+        pipeline: &pipeline.name,
+        run_id: &run_id,
+        run_date,
+        inputs: &input_names,
+    });
+    if let Some(info) = &lineage_info {
+        let event = lineage::event(info, lineage::EventType::Start, None, None);
+        for w in lineage::emit(info.spec, &event).await {
+            observer(RunEvent::Warning(w.clone()));
+            results.warnings.push(w);
+        }
+    }
     let ctx = engine::session(
         &EngineOptions {
             memory_limit: pipeline.memory_limit,
@@ -337,7 +380,29 @@ pub async fn run(
             if state::write_state(&date_folder, &next).await.is_ok() {
                 state::prune_runs(&date_folder, &keep).await;
             }
+            if let Some(info) = &lineage_info {
+                let event =
+                    lineage::event(info, lineage::EventType::Complete, Some(&manifest), None);
+                for w in lineage::emit(info.spec, &event).await {
+                    observer(RunEvent::Warning(w.clone()));
+                    results.warnings.push(w);
+                }
+            }
             results.status = Status::Success;
+            let locations: Vec<(String, String)> = pipeline
+                .sources
+                .iter()
+                .map(|s| {
+                    let shown = storage
+                        .resolve(&s.location)
+                        .map(|l| l.display)
+                        .unwrap_or_else(|_| s.location.clone());
+                    (s.contract.name.clone(), shown)
+                })
+                .collect();
+            let described =
+                artifacts::pipeline_manifest(pipeline, &graph, &tests, &results, &locations);
+            publisher.write_json("pipeline.json", &described).await?;
             publisher.write_json("run_results.json", &results).await?;
             Ok(RunOutcome {
                 results,
@@ -355,6 +420,14 @@ pub async fn run(
             state::prune_runs(&date_folder, &keep).await;
             results.status = Status::Error;
             results.error = Some(e.to_string());
+            if let Some(info) = &lineage_info {
+                let message = e.to_string();
+                let event = lineage::event(info, lineage::EventType::Fail, None, Some(&message));
+                for w in lineage::emit(info.spec, &event).await {
+                    observer(RunEvent::Warning(w.clone()));
+                    results.warnings.push(w);
+                }
+            }
             // Best effort: the run's error is what the caller needs, even if this write fails.
             let _ = publisher.write_json("run_results.json", &results).await;
             Err(e)
@@ -687,6 +760,7 @@ impl ModelSink for RunSink {
                 rows: table.rows,
                 bytes: table.bytes,
                 files: table.files.iter().map(|f| f.path.clone()).collect(),
+                schema: table.schema.clone(),
             };
             if is_published {
                 self.written

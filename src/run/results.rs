@@ -36,6 +36,8 @@ pub struct RunResults {
     pub models: Vec<ModelResult>,
     /// Data tests run before publishing.
     pub tests: Vec<crate::checks::TestResult>,
+    /// Problems that did not fail the run (e.g. a lineage endpoint that did not answer).
+    pub warnings: Vec<String>,
 }
 
 impl RunResults {
@@ -53,6 +55,7 @@ impl RunResults {
             sources: Vec::new(),
             models: Vec::new(),
             tests: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -133,6 +136,9 @@ pub struct ModelResult {
     pub seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The columns written (for the pipeline manifest, not in run_results.json).
+    #[serde(skip)]
+    pub columns: Vec<crate::publish::ColumnInfo>,
 }
 
 impl ModelResult {
@@ -152,6 +158,7 @@ impl ModelResult {
             bytes: m.bytes,
             seconds: elapsed.as_secs_f64(),
             error: None,
+            columns: crate::publish::schema_info(&m.schema),
         }
     }
 
@@ -176,6 +183,7 @@ impl ModelResult {
             bytes: 0,
             seconds: elapsed.as_secs_f64(),
             error: Some(error.to_string()),
+            columns: Vec::new(),
         }
     }
 }

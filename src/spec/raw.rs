@@ -50,6 +50,25 @@ pub struct RawPipeline {
     /// Per model: the columns its output contract requires and the data tests it must pass.
     #[serde(default)]
     pub checks: IndexMap<String, RawModelChecks>,
+    /// OpenLineage run events (START, COMPLETE, FAIL) to a file and/or an HTTP endpoint.
+    #[serde(default)]
+    pub lineage: Option<RawLineage>,
+}
+
+/// Where OpenLineage events go.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLineage {
+    /// Job namespace in the events (default `beacon`).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Local file the events are appended to, one JSON document per line.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// OpenLineage HTTP endpoint each event is POSTed to (e.g. Marquez's `/api/v1/lineage`); an
+    /// API key, if needed, comes from the `OPENLINEAGE_API_KEY` environment variable.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// The checks of one model: `columns` (the output contract, each with its column tests) and

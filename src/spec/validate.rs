@@ -37,6 +37,17 @@ pub struct Pipeline {
     pub vars: BTreeMap<String, VarValue>,
     /// Output contracts and data tests, per model (`checks:`).
     pub checks: Vec<ModelChecks>,
+    /// Where OpenLineage events go (none: no events).
+    pub lineage: Option<LineageSpec>,
+}
+
+/// `lineage:`: where OpenLineage run events go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineageSpec {
+    pub namespace: String,
+    /// Local NDJSON file (resolved against the pipeline's folder).
+    pub file: Option<PathBuf>,
+    pub url: Option<url::Url>,
 }
 
 /// Where the SQL runs.
@@ -226,6 +237,39 @@ pub(crate) fn validate(
         }
     }
     let checks = read_checks(&raw.checks, &mut problems);
+    let mut lineage = None;
+    if let Some(l) = &raw.lineage {
+        let url = match l.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            None => None,
+            Some(u) => match url::Url::parse(u) {
+                Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Some(parsed),
+                _ => {
+                    problems.push(Problem::at(
+                        "lineage.url",
+                        "must be an http(s):// URL of an OpenLineage endpoint",
+                    ));
+                    None
+                }
+            },
+        };
+        let file = l
+            .file
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(PathBuf::from);
+        if file.is_none() && url.is_none() && problems.is_empty() {
+            problems.push(Problem::at(
+                "lineage",
+                "give `file:` (a local NDJSON file), `url:` (an OpenLineage endpoint), or both",
+            ));
+        }
+        lineage = Some(LineageSpec {
+            namespace: l.namespace.clone().unwrap_or_else(|| "beacon".to_string()),
+            file,
+            url,
+        });
+    }
     let mut seen = std::collections::BTreeSet::new();
     for (i, m) in raw.publish.iter().enumerate() {
         if !seen.insert(m) {
@@ -265,6 +309,10 @@ pub(crate) fn validate(
         sources,
         vars,
         checks,
+        lineage: lineage.map(|l| LineageSpec {
+            file: l.file.map(|f| resolve(&f.to_string_lossy())),
+            ..l
+        }),
     })
 }
 
