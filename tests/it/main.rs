@@ -9,3 +9,4 @@ mod errors;
 mod golden;
 mod ops;
 mod realdata;
+mod scheduling;
