@@ -73,6 +73,9 @@ enum Command {
         /// Backfill: also re-run dates that are already committed.
         #[arg(long, requires = "from")]
         force: bool,
+        /// Incremental sources: ignore the last watermark, load and merge everything.
+        #[arg(long)]
+        full_refresh: bool,
         #[command(flatten)]
         selection: Selection,
     },
@@ -184,13 +187,21 @@ async fn dispatch(cli: Cli) -> ExitCode {
             from,
             to,
             force,
+            full_refresh,
             selection,
-        } => match (from, to) {
-            (Some(from), Some(to)) => {
-                cmd_backfill(&args, from, to, force, &selection, cli.log_format).await
+        } => {
+            let options = RunOptions {
+                select: selection.select,
+                exclude: selection.exclude,
+                full_refresh,
+            };
+            match (from, to) {
+                (Some(from), Some(to)) => {
+                    cmd_backfill(&args, from, to, force, &options, cli.log_format).await
+                }
+                _ => cmd_run(&args, date, &options, cli.log_format).await,
             }
-            _ => cmd_run(&args, date, &selection, cli.log_format).await,
-        },
+        }
         Command::Validate { args } => cmd_validate(&args).await,
         Command::Test {
             args,
@@ -248,14 +259,14 @@ fn today() -> NaiveDate {
 async fn cmd_run(
     args: &PipelineArgs,
     date: Option<NaiveDate>,
-    selection: &Selection,
+    options: &RunOptions,
     log_format: LogFormat,
 ) -> ExitCode {
     let pipeline = match load_pipeline(args) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    run_one_date(&pipeline, date.unwrap_or_else(today), selection, log_format).await
+    run_one_date(&pipeline, date.unwrap_or_else(today), options, log_format).await
 }
 
 /// `--from D1 --to D2`: each date in order; committed dates are skipped unless `--force`; the
@@ -265,7 +276,7 @@ async fn cmd_backfill(
     from: NaiveDate,
     to: NaiveDate,
     force: bool,
-    selection: &Selection,
+    options: &RunOptions,
     log_format: LogFormat,
 ) -> ExitCode {
     let pipeline = match load_pipeline(args) {
@@ -289,7 +300,7 @@ async fn cmd_backfill(
                 Err(e) => return fail(EXIT_RUN_FAILED, &e),
             }
         }
-        let code = run_one_date(&pipeline, date, selection, log_format).await;
+        let code = run_one_date(&pipeline, date, options, log_format).await;
         if code != ExitCode::SUCCESS {
             eprintln!("backfill stopped at run_date={date} ({ran} dates run, {skipped} skipped before it)");
             return code;
@@ -303,7 +314,7 @@ async fn cmd_backfill(
 async fn run_one_date(
     pipeline: &Pipeline,
     run_date: NaiveDate,
-    selection: &Selection,
+    options: &RunOptions,
     log_format: LogFormat,
 ) -> ExitCode {
     let pipeline = pipeline.clone();
@@ -311,14 +322,10 @@ async fn run_one_date(
     let progress = Arc::new(Progress::new(interactive));
     let p = Arc::clone(&progress);
     tracing::info!(pipeline = %pipeline.name, run_date = %run_date, "run started");
-    let options = RunOptions {
-        select: selection.select.clone(),
-        exclude: selection.exclude.clone(),
-    };
     let result = beacon::run::run(
         &pipeline,
         run_date,
-        &options,
+        options,
         Arc::new(move |e| p.on_event(e)),
     )
     .await;

@@ -19,7 +19,9 @@ use crate::load::{self, InputFile, LoadOptions, RawTarget};
 use crate::models::render::RenderContext;
 use crate::models::select::{self, SelectError};
 use crate::models::{self, Materialized, Model, ModelError, ModelEvent, ModelGraph, ModelSink};
-use crate::publish::{self, Manifest, Publisher, TableEntry, WriteOptions, WrittenTable};
+use crate::publish::{
+    self, Manifest, Publisher, SourceState, TableEntry, WriteOptions, WrittenTable,
+};
 use crate::spec::Pipeline;
 use crate::storage::{Location, Storage, StorageError};
 use chrono::NaiveDate;
@@ -101,6 +103,11 @@ pub enum RunError {
     },
     #[error("{message}")]
     Inspect { message: String },
+    #[error("source `{source_name}`: cannot merge the new rows into the previous state: {error}")]
+    Incremental {
+        source_name: String,
+        error: datafusion::error::DataFusionError,
+    },
     #[error("{count} data test{} failed; nothing was published. First: {first}", if *.count == 1 { "" } else { "s" })]
     TestsFailed { count: usize, first: String },
 }
@@ -206,6 +213,8 @@ pub async fn is_committed(pipeline: &Pipeline, run_date: NaiveDate) -> Result<bo
 pub struct RunOptions {
     pub select: Vec<String>,
     pub exclude: Vec<String>,
+    /// Incremental sources ignore the last watermark and load everything.
+    pub full_refresh: bool,
 }
 
 impl RunOptions {
@@ -310,9 +319,17 @@ pub async fn run(
         &storage,
     )?;
 
+    // Incremental sources continue from the latest commit before this date.
+    let incremental_base =
+        if !options.full_refresh && inputs.iter().any(|(s, _)| s.incremental.is_some()) {
+            state::previous_manifest(&output, &pipeline.name, run_date).await?
+        } else {
+            None
+        };
     let stage = Stage {
         pipeline,
         graph: &graph,
+        incremental_base: incremental_base.as_ref(),
         storage: &storage,
         ctx: &ctx,
         raw: &raw,
@@ -324,7 +341,15 @@ pub async fn run(
         .execute(inputs, &to_run, &reused, &tests, &mut results)
         .await;
     let outcome = match outcome {
-        Ok(written) => {
+        Ok((written, mut source_states)) => {
+            // Sources this run did not load keep the state of the date's previous commit.
+            for (name, st) in previous_manifest
+                .as_ref()
+                .map(|m| m.sources.clone())
+                .unwrap_or_default()
+            {
+                source_states.entry(name).or_insert(st);
+            }
             // Published models this run did not build keep their committed files.
             let carried: Vec<TableEntry> = previous_manifest
                 .map(|m| {
@@ -334,7 +359,7 @@ pub async fn run(
                         .collect()
                 })
                 .unwrap_or_default();
-            match publisher.commit(&written, &carried).await {
+            match publisher.commit(&written, &carried, source_states).await {
                 Ok(manifest) => {
                     observer(RunEvent::Committed {
                         tables: manifest.tables.len(),
@@ -459,6 +484,8 @@ fn models_to_run(
 struct Stage<'a> {
     pipeline: &'a Pipeline,
     graph: &'a ModelGraph,
+    /// The commit incremental sources merge into (none: load everything).
+    incremental_base: Option<&'a Manifest>,
     storage: &'a Storage,
     ctx: &'a SessionContext,
     raw: &'a Location,
@@ -476,10 +503,13 @@ impl Stage<'_> {
         reused: &BTreeMap<String, state::Stored>,
         tests: &[CompiledTest],
         results: &mut RunResults,
-    ) -> Result<Vec<(String, WrittenTable)>, RunError> {
+    ) -> Result<(Vec<(String, WrittenTable)>, BTreeMap<String, SourceState>), RunError> {
         let mut available: BTreeSet<String> = BTreeSet::new();
+        let mut states = BTreeMap::new();
         for (source, loc) in inputs {
-            self.load_source(source, loc, results).await?;
+            if let Some(st) = self.load_source(source, loc, results).await? {
+                states.insert(source.contract.name.clone(), st);
+            }
             available.insert(source.contract.name.clone());
         }
         for (name, stored) in reused {
@@ -579,15 +609,17 @@ impl Stage<'_> {
                 first: summary,
             });
         }
-        Ok(sink.take())
+        Ok((sink.take(), states))
     }
 
+    /// Loads one source into the raw zone and registers it; returns its state for the manifest
+    /// (none for a missing optional source).
     async fn load_source(
         &self,
         source: &crate::spec::Source,
         loc: Location,
         results: &mut RunResults,
-    ) -> Result<(), RunError> {
+    ) -> Result<Option<SourceState>, RunError> {
         let date = format!("run_date={}", results.run_date.format("%Y-%m-%d"));
         let name = source.contract.name.clone();
         (self.observer)(RunEvent::SourceStarted {
@@ -626,8 +658,21 @@ impl Stage<'_> {
                 rejected: 0,
                 elapsed: t0.elapsed(),
             });
-            return Ok(());
+            return Ok(None);
         }
+        // An incremental source loads into scratch first, then merges into the raw table.
+        let incoming_loc = self.raw.child(&format!("_incoming/{name}/{date}"));
+        let load_loc = if source.incremental.is_some() {
+            clear_prefix(&incoming_loc)
+                .await
+                .map_err(|error| RunError::RawZone {
+                    source_name: name.clone(),
+                    error,
+                })?;
+            &incoming_loc
+        } else {
+            &table_loc
+        };
         let input_files: Vec<InputFile> = files
             .iter()
             .map(|m| InputFile {
@@ -638,16 +683,17 @@ impl Stage<'_> {
             .collect();
         let target = RawTarget {
             store: self.raw.store.clone(),
-            data_prefix: table_loc.path.clone(),
+            data_prefix: load_loc.path.clone(),
             quarantine_prefix: quarantine_loc.path.clone(),
         };
-        let report = load::load_source(
-            &source.contract,
-            &input_files,
-            &target,
-            &LoadOptions::default(),
-        )
-        .await;
+        // Duplicate keys of an incremental source are versions of a row: the merge keeps the
+        // latest instead of the loader rejecting them.
+        let mut contract = source.contract.clone();
+        if source.incremental.is_some() {
+            contract.primary_key.clear();
+        }
+        let report =
+            load::load_source(&contract, &input_files, &target, &LoadOptions::default()).await;
         let report = match report {
             Ok(r) => r,
             Err(error) => {
@@ -662,12 +708,29 @@ impl Stage<'_> {
                 });
             }
         };
-        results.sources.push(SourceResult::from_report(
-            &report,
-            &loc.display,
-            t0.elapsed(),
-        ));
+        let mut result = SourceResult::from_report(&report, &loc.display, t0.elapsed());
         engine::register_stores(self.ctx, self.storage);
+        let mut state = SourceState {
+            location: table_loc.table_url(),
+            rows: report.rows_loaded,
+            watermark: None,
+        };
+        if let Some(inc) = &source.incremental {
+            let merged = self
+                .merge_incremental(source, inc, &incoming_loc, &table_loc)
+                .await
+                .map_err(|error| RunError::Incremental {
+                    source_name: name.clone(),
+                    error,
+                })?;
+            result.rows_new = Some(merged.new_rows);
+            result.rows_loaded = merged.rows;
+            result.watermark = merged.watermark.clone();
+            result.incremental_from = merged.from.clone();
+            state.rows = merged.rows;
+            state.watermark = merged.watermark;
+            let _ = clear_prefix(&incoming_loc).await;
+        }
         self.ctx
             .register_parquet(
                 name.as_str(),
@@ -675,14 +738,129 @@ impl Stage<'_> {
                 ParquetReadOptions::default(),
             )
             .await?;
+        results.sources.push(result);
         (self.observer)(RunEvent::SourceLoaded {
             source: name,
-            rows: report.rows_loaded,
+            rows: state.rows,
             rejected: report.rows_rejected,
             elapsed: t0.elapsed(),
         });
-        Ok(())
+        Ok(Some(state))
     }
+
+    /// Merges an incremental source's fresh load into the previous commit's raw table.
+    async fn merge_incremental(
+        &self,
+        source: &crate::spec::Source,
+        inc: &crate::spec::Incremental,
+        incoming: &Location,
+        target: &Location,
+    ) -> Result<Merged, datafusion::error::DataFusionError> {
+        use crate::load::incremental;
+        let name = &source.contract.name;
+        let incoming_name = format!("__beacon_incoming_{name}");
+        let base_name = format!("__beacon_base_{name}");
+        self.ctx
+            .register_parquet(
+                incoming_name.as_str(),
+                &incoming.table_url(),
+                ParquetReadOptions::default(),
+            )
+            .await?;
+        let base = self
+            .incremental_base
+            .and_then(|m| m.sources.get(name).map(|s| (m.run_date, s.clone())));
+        let mut from = None;
+        let mut watermark = None;
+        if let Some((date, st)) = &base {
+            self.ctx
+                .register_parquet(
+                    base_name.as_str(),
+                    &st.location,
+                    ParquetReadOptions::default(),
+                )
+                .await?;
+            from = Some(format!("run_date={date}"));
+            watermark = st.watermark.clone();
+        }
+        let new_rows = scalar_u64(
+            self.ctx,
+            &incremental::new_rows_sql(&incoming_name, inc, watermark.as_deref()),
+            0,
+        )
+        .await?;
+        let sql = incremental::merge_sql(
+            &incoming_name,
+            base.as_ref().map(|_| base_name.as_str()),
+            inc,
+            &source.contract.primary_key,
+            watermark.as_deref(),
+        );
+        let df = self.ctx.sql(&sql).await?;
+        let written = publish::write_dataframe(df, target, &WriteOptions::default())
+            .await
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        let target_name = format!("__beacon_merged_{name}");
+        self.ctx
+            .register_parquet(
+                target_name.as_str(),
+                &target.table_url(),
+                ParquetReadOptions::default(),
+            )
+            .await?;
+        let batches = self
+            .ctx
+            .sql(&incremental::watermark_sql(&target_name, inc))
+            .await?
+            .collect()
+            .await?;
+        let next = batches
+            .first()
+            .filter(|b| b.num_rows() > 0)
+            .filter(|b| b.column(0).is_valid(0))
+            .and_then(|b| {
+                datafusion::arrow::util::display::array_value_to_string(b.column(0), 0).ok()
+            })
+            .or(watermark);
+        for t in [&incoming_name, &base_name, &target_name] {
+            let _ = self.ctx.deregister_table(t.as_str());
+        }
+        Ok(Merged {
+            rows: written.rows,
+            new_rows,
+            watermark: next,
+            from,
+        })
+    }
+}
+
+/// What an incremental merge did.
+struct Merged {
+    rows: u64,
+    new_rows: u64,
+    watermark: Option<String>,
+    /// The commit merged into (`run_date=...`), none for a full load.
+    from: Option<String>,
+}
+
+/// The first column of the first row of a query, as a count.
+async fn scalar_u64(
+    ctx: &SessionContext,
+    sql: &str,
+    default: u64,
+) -> Result<u64, datafusion::error::DataFusionError> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    Ok(batches
+        .first()
+        .filter(|b| b.num_rows() > 0)
+        .and_then(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::Int64Array>()
+                .map(|a| a.value(0))
+        })
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or(default))
 }
 
 /// A failed test for an error message: what, where, how many rows, and a sample of them.

@@ -70,6 +70,15 @@ pub struct SourceResult {
     pub rows_read: u64,
     pub rows_loaded: u64,
     pub rows_rejected: u64,
+    /// Incremental sources: rows past the last watermark (rows_loaded is then the merged state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_new: Option<u64>,
+    /// Incremental sources: the largest cursor value after this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<String>,
+    /// Incremental sources: the commit whose state this run merged into (none: a full load).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incremental_from: Option<String>,
     /// Columns found in the files that the contract does not list (kept in the raw zone).
     pub schema_drift: Vec<String>,
     pub missing_optional_columns: Vec<String>,
@@ -90,6 +99,9 @@ impl SourceResult {
             rows_read: r.rows_read,
             rows_loaded: r.rows_loaded,
             rows_rejected: r.rows_rejected,
+            rows_new: None,
+            watermark: None,
+            incremental_from: None,
             schema_drift: r.schema_drift.clone(),
             missing_optional_columns: r.missing_optional_columns.clone(),
             quarantine: r.quarantine_file.as_ref().map(|p| p.to_string()),
@@ -107,6 +119,9 @@ impl SourceResult {
             rows_read: 0,
             rows_loaded: 0,
             rows_rejected: 0,
+            rows_new: None,
+            watermark: None,
+            incremental_from: None,
             schema_drift: Vec::new(),
             missing_optional_columns: Vec::new(),
             quarantine: None,

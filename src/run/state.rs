@@ -186,3 +186,32 @@ pub async fn register(
     ctx.register_table(name, Arc::new(table))?;
     Ok(())
 }
+
+/// The manifest of the latest committed run before `before` (incremental sources continue from
+/// its state), if any.
+pub async fn previous_manifest(
+    output: &Location,
+    pipeline: &str,
+    before: NaiveDate,
+) -> Result<Option<Manifest>, crate::publish::PublishError> {
+    let runs = output.child("_beacon/runs");
+    let Ok(listed) = runs.store.list_with_delimiter(Some(&runs.path)).await else {
+        return Ok(None);
+    };
+    let mut dates: Vec<NaiveDate> = listed
+        .common_prefixes
+        .iter()
+        .filter_map(|p| p.filename())
+        .filter_map(|n| n.strip_prefix("run_date="))
+        .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .filter(|d| *d < before)
+        .collect();
+    dates.sort();
+    for d in dates.into_iter().rev() {
+        let p = crate::publish::Publisher::new(output.clone(), pipeline, d, "previous");
+        if let Some(m) = p.read_manifest().await? {
+            return Ok(Some(m));
+        }
+    }
+    Ok(None)
+}

@@ -112,6 +112,17 @@ pub struct RawSource {
     pub max_rejected_share: Option<f64>,
     /// The contract columns: `Name: type` or `Name: {type: .., required: .., values: [..]}`.
     pub columns: IndexMap<String, RawColumn>,
+    /// Load only rows newer than the last committed watermark and merge them by primary key.
+    #[serde(default)]
+    pub incremental: Option<RawIncremental>,
+}
+
+/// `incremental:` of a source.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIncremental {
+    /// The column that grows when a row changes (`SystemModstamp`, `LastModifiedDate`).
+    pub cursor: String,
 }
 
 /// A contract column, written short (`timestamp`, `string required`) or long (a mapping).

@@ -66,6 +66,16 @@ pub struct Source {
     pub contract: SourceContract,
     pub location: String,
     pub optional: bool,
+    /// Incremental loading: the cursor column (a contract column) and its type.
+    pub incremental: Option<Incremental>,
+}
+
+/// An incremental source: rows newer than the last committed watermark of `cursor` are merged
+/// into the previous state by primary key, the row with the later cursor winning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incremental {
+    pub cursor: String,
+    pub cursor_type: ColumnType,
 }
 
 /// A value of `vars:`; rendered into SQL as a literal.
@@ -419,6 +429,36 @@ fn validate_source(
             ));
         }
     }
+    let mut incremental = None;
+    if let Some(inc) = &src.incremental {
+        match columns.iter().find(|c| c.name == inc.cursor) {
+            None => {
+                let hint = closest(&inc.cursor, src.columns.keys().map(String::as_str))
+                    .map(|c| format!(", did you mean `{c}`?"))
+                    .unwrap_or_default();
+                problems.push(Problem::at(
+                    at("incremental.cursor"),
+                    format!("`{}` is not a column of this source{hint}", inc.cursor),
+                ));
+            }
+            Some(c) if c.column_type == ColumnType::Boolean => problems.push(Problem::at(
+                at("incremental.cursor"),
+                "a cursor is a timestamp, date, number or text that grows; not a boolean",
+            )),
+            Some(c) => {
+                incremental = Some(Incremental {
+                    cursor: c.name.clone(),
+                    cursor_type: c.column_type,
+                })
+            }
+        }
+        if src.primary_key.is_empty() {
+            problems.push(Problem::at(
+                at("incremental"),
+                "an incremental source needs a `primary_key`: new rows replace old ones by it",
+            ));
+        }
+    }
     if problems.len() > before {
         return None;
     }
@@ -434,6 +474,7 @@ fn validate_source(
         },
         location: src.location.clone(),
         optional: src.optional,
+        incremental,
     })
 }
 

@@ -288,3 +288,124 @@ fn an_unreachable_lineage_endpoint_is_a_warning_not_a_failure() {
     .unwrap();
     assert_eq!(results["warnings"].as_array().unwrap().len(), 2);
 }
+
+fn opportunities_csv(rows: &[(&str, &str, &str)]) -> String {
+    let mut s = String::from("Id,CreatedDate,CloseDate,StageName,Amount,SystemModstamp\n");
+    for (id, amount, stamp) in rows {
+        s.push_str(&format!(
+            "{id},2026-03-02T10:00:00Z,2026-03-20,Closed Won,{amount},{stamp}\n"
+        ));
+    }
+    s
+}
+
+fn raw_opportunities(d: &Path, date: &str) -> Vec<(String, f64)> {
+    duckdb(&format!(
+        "SELECT \"Id\", \"Amount\" FROM read_parquet('{}/out/raw/opportunities/run_date={date}/*.parquet') ORDER BY \"Id\"",
+        d.display()
+    ))
+    .into_iter()
+    .map(|r| (r[0].as_str().unwrap().to_string(), r[1].as_f64().unwrap()))
+    .collect()
+}
+
+#[test]
+fn incremental_sources_merge_new_rows_by_key_from_the_committed_watermark() {
+    let dir = fixture("tiny");
+    let d = dir.path();
+    let yaml = std::fs::read_to_string(d.join("pipeline.yaml")).unwrap().replace(
+        "      StageName: string\n      Amount: decimal\n",
+        "      StageName: string\n      Amount: decimal\n      SystemModstamp: timestamp\n    incremental:\n      cursor: SystemModstamp\n",
+    );
+    std::fs::write(d.join("pipeline.yaml"), yaml).unwrap();
+    let csv = d.join("data/opportunities.csv");
+    let t1 = "2026-03-30T08:00:00Z";
+    let t2 = "2026-03-31T08:00:00Z";
+    std::fs::write(
+        &csv,
+        opportunities_csv(&[
+            ("006A", "12000", t1),
+            ("006B", "5000", t1),
+            ("006C", "1", t1),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(run_tiny(d, &["--date", "2026-03-30"]).0, 0);
+    assert_eq!(raw_opportunities(d, "2026-03-30").len(), 3);
+
+    // The next export holds only what changed: 006A twice (the later version wins, nothing is
+    // quarantined), a new 006D, and an old version of 006B from before the watermark (ignored).
+    std::fs::write(
+        &csv,
+        opportunities_csv(&[
+            ("006A", "14000", "2026-03-31T07:00:00Z"),
+            ("006A", "15000", t2),
+            ("006D", "700", t2),
+            ("006B", "1", "2026-03-01T00:00:00Z"),
+        ]),
+    )
+    .unwrap();
+    let (code, _, stderr) = run_tiny(d, &["--date", "2026-03-31"]);
+    assert_eq!(code, 0, "{stderr}");
+    let expected = vec![
+        ("006A".to_string(), 15000.0),
+        ("006B".to_string(), 5000.0),
+        ("006C".to_string(), 1.0),
+        ("006D".to_string(), 700.0),
+    ];
+    assert_eq!(raw_opportunities(d, "2026-03-31"), expected);
+    let results: Value = serde_json::from_slice(
+        &std::fs::read(d.join("out/published/_beacon/runs/run_date=2026-03-31/run_results.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let opp = results["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "opportunities")
+        .unwrap();
+    assert_eq!(opp["rows_new"], 3, "{opp}");
+    assert_eq!(opp["rows_loaded"], 4);
+    assert_eq!(opp["rows_rejected"], 0);
+    assert_eq!(opp["incremental_from"], "run_date=2026-03-30");
+    assert_eq!(opp["watermark"], "2026-03-31T08:00:00");
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(d.join("out/published/_beacon/runs/run_date=2026-03-31/manifest.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        manifest["sources"]["opportunities"]["watermark"],
+        "2026-03-31T08:00:00"
+    );
+    // A re-run of the date merges into the same previous commit: the same state.
+    assert_eq!(run_tiny(d, &["--date", "2026-03-31"]).0, 0);
+    assert_eq!(raw_opportunities(d, "2026-03-31"), expected);
+    let rows = duckdb(&format!(
+        "SELECT opportunities, won_amount FROM {} WHERE CAST(run_date AS VARCHAR) = '2026-03-31'",
+        hive(&d.join("out/published/opportunity_summary"))
+    ));
+    assert_eq!(
+        rows,
+        vec![vec![serde_json::json!(4), serde_json::json!(20701.0)]]
+    );
+
+    // A new machine (no work folder) continues from the committed state in the output and raw zone.
+    std::fs::remove_dir_all(d.join("out/work")).unwrap();
+    std::fs::write(
+        &csv,
+        opportunities_csv(&[("006E", "9", "2026-04-01T08:00:00Z")]),
+    )
+    .unwrap();
+    assert_eq!(run_tiny(d, &["--date", "2026-04-01"]).0, 0);
+    assert_eq!(raw_opportunities(d, "2026-04-01").len(), 5);
+
+    // --full-refresh forgets the state: only what the export holds now.
+    let (code, _, stderr) = run_tiny(d, &["--date", "2026-04-01", "--full-refresh"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        raw_opportunities(d, "2026-04-01"),
+        vec![("006E".to_string(), 9.0)]
+    );
+}
