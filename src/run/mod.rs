@@ -4,6 +4,11 @@
 //! cheap checks fail first: the model graph (SQL syntax, references, cycles) is built before any
 //! data is read, every source is loaded before any model runs, and nothing is published unless
 //! every model succeeded. `run_results.json` is written for failed runs too.
+//!
+//! Before anything is read or written, the run takes the lock of its output and date
+//! ([`publish::RunLock`]); a second run of the same date fails at once naming the holder, and
+//! writes nothing (not even `run_results.json`). The lock is released at the end, whatever the
+//! outcome; a killed run's lock is taken over by the next run (see `publish::lock`).
 
 mod results;
 
@@ -13,7 +18,9 @@ use crate::engine::{self, EngineOptions};
 use crate::load::{self, InputFile, LoadOptions, RawTarget};
 use crate::models::render::RenderContext;
 use crate::models::{self, Materialized, Model, ModelError, ModelEvent, ModelGraph, ModelSink};
-use crate::publish::{self, Manifest, Publisher, WriteOptions, WrittenTable};
+use crate::publish::{
+    self, LockError, LockHolder, Manifest, Publisher, RunLock, WriteOptions, WrittenTable,
+};
 use crate::spec::Pipeline;
 use crate::storage::{Location, Storage, StorageError};
 use chrono::NaiveDate;
@@ -41,7 +48,17 @@ pub enum RunEvent {
         rejected: u64,
         elapsed: Duration,
     },
+    /// The run holds the lock of its output and date.
+    Locked {
+        lock: String,
+        /// The dead or expired holder whose lock was taken over.
+        took_over: Option<LockHolder>,
+    },
     Model(ModelEvent),
+    /// Every model succeeded; the commit of `tables` published tables starts.
+    Committing {
+        tables: usize,
+    },
     Committed {
         tables: usize,
     },
@@ -72,13 +89,21 @@ pub enum RunError {
     #[error("query engine: {0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error(transparent)]
-    Publish(#[from] publish::PublishError),
+    Publish(Box<publish::PublishError>),
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error("{count} of {total} models failed; nothing was published. First: {first}")]
     ModelsFailed {
         count: usize,
         total: usize,
         first: String,
     },
+}
+
+impl From<publish::PublishError> for RunError {
+    fn from(e: publish::PublishError) -> Self {
+        RunError::Publish(Box::new(e))
+    }
 }
 
 fn join_errors(errors: &[ModelError]) -> String {
@@ -143,12 +168,12 @@ pub async fn run(
     let started = Instant::now();
     let run_id = new_run_id();
     let graph = plan(pipeline, run_date)?;
-    let storage = Storage::new(&pipeline.base_dir);
+    let storage = Storage::with_options(&pipeline.base_dir, pipeline.storage.clone());
     let raw = storage.resolve(&pipeline.raw)?;
     let output = storage.resolve(&pipeline.output)?;
     let work = storage.resolve(&pipeline.work.join(&run_id).to_string_lossy())?;
     let publisher = Publisher::new(output, &pipeline.name, run_date, &run_id);
-    let mut results = RunResults::new(pipeline, &run_id, run_date);
+    let results = RunResults::new(pipeline, &run_id, run_date);
     observer(RunEvent::Planned {
         sources: pipeline.sources.len(),
         models: graph.models.len(),
@@ -160,26 +185,56 @@ pub async fn run(
         let loc = storage.resolve(&source.location)?;
         inputs.push((source, loc));
     }
+    let lock = publisher.lock(pipeline.storage.lock_ttl).await?;
+    observer(RunEvent::Locked {
+        lock: lock.display(),
+        took_over: lock.took_over.clone(),
+    });
+    let outcome = run_locked(
+        pipeline, &graph, &storage, &raw, &publisher, &work, inputs, results, &observer, &lock,
+        started,
+    )
+    .await;
+    lock.release().await;
+    outcome
+}
+
+/// The part of a run that happens under its lock.
+#[allow(clippy::too_many_arguments)]
+async fn run_locked(
+    pipeline: &Pipeline,
+    graph: &ModelGraph,
+    storage: &Storage,
+    raw: &Location,
+    publisher: &Publisher,
+    work: &Location,
+    inputs: Vec<(&crate::spec::Source, Location)>,
+    mut results: RunResults,
+    observer: &Observer,
+    lock: &RunLock,
+    started: Instant,
+) -> Result<RunOutcome, RunError> {
     let ctx = engine::session(
         &EngineOptions {
             memory_limit: pipeline.memory_limit,
             spill_dir: pipeline.spill_dir.clone(),
             target_partitions: pipeline.target_partitions,
         },
-        &storage,
+        storage,
     )?;
 
     let outcome = execute(
         pipeline,
-        &graph,
-        &storage,
+        graph,
+        storage,
         &ctx,
-        &raw,
-        &publisher,
-        &work,
+        raw,
+        publisher,
+        work,
         inputs,
         &mut results,
-        &observer,
+        observer,
+        lock,
     )
     .await;
     results.elapsed_seconds = started.elapsed().as_secs_f64();
@@ -196,7 +251,7 @@ pub async fn run(
             })
         }
         Err(e) => {
-            publisher.cleanup().await;
+            publisher.discard().await;
             results.status = Status::Error;
             results.error = Some(e.to_string());
             // Best effort: the run's error is what the caller needs, even if this write fails.
@@ -218,6 +273,7 @@ async fn execute(
     inputs: Vec<(&crate::spec::Source, Location)>,
     results: &mut RunResults,
     observer: &Observer,
+    lock: &RunLock,
 ) -> Result<Manifest, RunError> {
     let date = format!("run_date={}", results.run_date.format("%Y-%m-%d"));
     // Sources load one after another: each load already uses a reader and a writer thread, and
@@ -321,7 +377,7 @@ async fn execute(
         publisher: publisher.clone(),
         work: work.clone(),
         published: published.clone(),
-        options: WriteOptions::default(),
+        options: publisher.write_options(),
         written: Mutex::new(Vec::new()),
     });
     let obs = Arc::clone(observer);
@@ -374,7 +430,10 @@ async fn execute(
     }
     let mut written = sink.take();
     written.sort_by(|a, b| a.0.cmp(&b.0));
-    let manifest = publisher.commit(&written).await?;
+    observer(RunEvent::Committing {
+        tables: written.len(),
+    });
+    let manifest = publisher.commit(&written, lock).await?;
     observer(RunEvent::Committed {
         tables: manifest.tables.len(),
     });
@@ -427,7 +486,13 @@ impl ModelSink for RunSink {
             } else {
                 self.work.child(&model.name)
             };
-            let table = publish::write_dataframe(df, &dir, &self.options)
+            let work_options = WriteOptions::default();
+            let options = if is_published {
+                &self.options
+            } else {
+                &work_options
+            };
+            let table = publish::write_dataframe(df, &dir, options)
                 .await
                 .map_err(|e| e.to_string())?;
             let materialized = Materialized {

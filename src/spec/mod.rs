@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use validate::{parse_byte_size, EngineSpec, Pipeline, Source, VarValue};
+pub use validate::{parse_byte_size, parse_duration, EngineSpec, Pipeline, Source, VarValue};
 
 /// A problem found in a pipeline file, with where it is.
 #[derive(Debug, Clone, PartialEq)]
