@@ -11,6 +11,9 @@
 //! as an error although it landed (and a retried one as "already exists", answered by our own
 //! write). So every failure is resolved by reading the object back: if it holds exactly the
 //! bytes we wrote, the write is ours. Callers make each body unique (run id, time, sequence).
+//! If it did not land, the write is tried again (a few times, with a growing pause): being
+//! conditional, a repeated write can never overwrite someone else's. This covers what
+//! object_store does not retry by itself (a reset or timeout of a non-idempotent request).
 
 use super::Location;
 use bytes::Bytes;
@@ -63,7 +66,7 @@ pub enum Outcome {
 /// Errors of conditional reads and writes (the object's location, never credentials).
 #[derive(Debug, thiserror::Error)]
 pub enum CasError {
-    #[error("{location}: {source}")]
+    #[error("{source}")]
     Store {
         location: String,
         source: object_store::Error,
@@ -111,6 +114,9 @@ pub async fn read(loc: &Location, path: &ObjPath) -> Result<Option<Versioned>, C
     }
 }
 
+/// Tries of a conditional write that failed without landing.
+const ATTEMPTS: u32 = 4;
+
 /// Writes `body` at `path` if the object is in the `expect`ed state.
 pub async fn put_if(
     loc: &Location,
@@ -121,6 +127,25 @@ pub async fn put_if(
     if let Some(file) = local_path(loc, path) {
         return blocking(move || with_guard(&file, |f| put_local(f, &body, &expect))).await;
     }
+    let mut attempt = 1;
+    loop {
+        match put_remote(loc, path, body.clone(), expect.clone()).await {
+            Err(e) if attempt < ATTEMPTS => {
+                drop(e);
+                tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn put_remote(
+    loc: &Location,
+    path: &ObjPath,
+    body: Bytes,
+    expect: Expect,
+) -> Result<Outcome, CasError> {
     let mode = match &expect {
         Expect::Absent => PutMode::Create,
         Expect::Unchanged(v) => PutMode::Update(v.clone().into()),
