@@ -342,7 +342,16 @@ impl Publisher {
                     run_id,
                 });
             }
-            // Whether the manifest landed is unknown: keep the files it may name.
+            // The store refused the write and it did not land: nothing of the run is named.
+            Err(source @ CasError::Rejected { .. }) => {
+                self.unplace(&placed).await;
+                return Err(PublishError::Commit {
+                    location: manifest_display,
+                    source,
+                });
+            }
+            // Whether the manifest landed is unknown (a timeout, a reset): keep the files it
+            // may name; the next committed run of the date removes them if it did not.
             Err(source) => {
                 return Err(PublishError::Commit {
                     location: manifest_display,

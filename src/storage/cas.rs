@@ -71,6 +71,13 @@ pub enum CasError {
         location: String,
         source: object_store::Error,
     },
+    /// The store answered with a refusal that means the write was not applied (503 SlowDown,
+    /// 429), and reading the object back confirmed it.
+    #[error("{source}")]
+    Rejected {
+        location: String,
+        source: object_store::Error,
+    },
     #[error("{}: {source}", path.display())]
     Local {
         path: PathBuf,
@@ -183,6 +190,10 @@ async fn put_remote(
             match read(loc, path).await {
                 Ok(Some(current)) if current.body == body => Ok(Outcome::Written(current.version)),
                 Ok(_) if refused => Ok(Outcome::Conflict),
+                Ok(_) if throttled(&e) => Err(CasError::Rejected {
+                    location: loc.display_object(path),
+                    source: e,
+                }),
                 _ => Err(CasError::Store {
                     location: loc.display_object(path),
                     source: e,
@@ -228,6 +239,20 @@ pub async fn delete_if(
         },
         _ => Ok(false),
     }
+}
+
+/// Whether an error is the store's "slow down" answer, given before a request is applied. A
+/// timeout or a reset is not: the store may still apply such a request. object_store does not
+/// expose the status of its errors, so this reads the message; a miss only keeps more files.
+fn throttled(e: &object_store::Error) -> bool {
+    let text = e.to_string();
+    [
+        "503 Service Unavailable",
+        "429 Too Many Requests",
+        "SlowDown",
+    ]
+    .iter()
+    .any(|t| text.contains(t))
 }
 
 async fn blocking<T: Send + 'static>(

@@ -6,4 +6,7 @@ mod common;
 mod e2e;
 mod errors;
 mod golden;
+mod lock;
 mod realdata;
+mod s3;
+mod s3env;
