@@ -69,14 +69,14 @@ pub enum CasError {
     #[error("{source}")]
     Store {
         location: String,
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     /// The store answered with a refusal that means the write was not applied (503 SlowDown,
     /// 429), and reading the object back confirmed it.
     #[error("{source}")]
     Rejected {
         location: String,
-        source: object_store::Error,
+        source: Box<object_store::Error>,
     },
     #[error("{}: {source}", path.display())]
     Local {
@@ -105,7 +105,7 @@ pub async fn read(loc: &Location, path: &ObjPath) -> Result<Option<Versioned>, C
     }
     let err = |source| CasError::Store {
         location: loc.display_object(path),
-        source,
+        source: Box::new(source),
     };
     match loc.store.get(path).await {
         Ok(r) => {
@@ -192,11 +192,11 @@ async fn put_remote(
                 Ok(_) if refused => Ok(Outcome::Conflict),
                 Ok(_) if throttled(&e) => Err(CasError::Rejected {
                     location: loc.display_object(path),
-                    source: e,
+                    source: Box::new(e),
                 }),
                 _ => Err(CasError::Store {
                     location: loc.display_object(path),
-                    source: e,
+                    source: Box::new(e),
                 }),
             }
         }
@@ -234,7 +234,7 @@ pub async fn delete_if(
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(true),
             Err(source) => Err(CasError::Store {
                 location: loc.display_object(path),
-                source,
+                source: Box::new(source),
             }),
         },
         _ => Ok(false),
