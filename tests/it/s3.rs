@@ -8,13 +8,13 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
 
-const DATE: &str = "2026-03-31";
-const TABLES: [&str; 2] = ["leads_by_source", "opportunity_summary"];
-const OUT: &str = "s3://beacon/out";
+pub(crate) const DATE: &str = "2026-03-31";
+pub(crate) const TABLES: [&str; 2] = ["leads_by_source", "opportunity_summary"];
+pub(crate) const OUT: &str = "s3://beacon/out";
 
 /// The tiny fixture's sources uploaded to the server: leads as one file, opportunities as a
 /// prefix of two files (and a hidden file that is skipped), usage events as a glob.
-fn upload_sources(s3: &S3Server, dir: &Path) {
+pub(crate) fn upload_sources(s3: &S3Server, dir: &Path) {
     let leads = std::fs::read(dir.join("data/leads.csv")).unwrap();
     s3.put("src/leads.csv", &leads);
     let opps = std::fs::read_to_string(dir.join("data/opportunities.csv")).unwrap();
@@ -41,7 +41,7 @@ fn upload_sources(s3: &S3Server, dir: &Path) {
     s3.put("src/usage/README.txt", b"not a csv: the glob skips it");
 }
 
-fn s3_args(extra: &[&str]) -> Vec<String> {
+pub(crate) fn s3_args(extra: &[&str]) -> Vec<String> {
     let mut a: Vec<String> = [
         "run",
         "pipeline.yaml",
@@ -81,7 +81,7 @@ fn expected_leads() -> Value {
 }
 
 /// Asserts a reader following the rule sees one complete run, and returns its run id.
-fn assert_complete(state: &Value) -> String {
+pub(crate) fn assert_complete(state: &Value) -> String {
     let m = &state["manifest"];
     let run = m["run_id"]
         .as_str()
@@ -99,7 +99,7 @@ fn assert_complete(state: &Value) -> String {
     run
 }
 
-fn data_files(state: &Value) -> Vec<String> {
+pub(crate) fn data_files(state: &Value) -> Vec<String> {
     state["objects"]
         .as_array()
         .unwrap()
