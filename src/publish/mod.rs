@@ -36,7 +36,9 @@
 //! (`tables[].files[].location`): that is one consistent run for all its tables. Or, per table,
 //! read `<model>/run_date=D/` only if it has `_SUCCESS`, and only the files that `_SUCCESS` names
 //! (`files`, or the `part-<run_id>-` prefix). A reader following either never sees a partial or
-//! mixed run. A plain glob over the folders sees exactly one run per date while no run of that
+//! mixed run. `_SUCCESS` is per table: tables read through their `_SUCCESS` can come from two
+//! runs while a commit is in step 4 (or after a kill there, until the next commit); the manifest
+//! is the consistent view of all tables. A plain glob over the folders sees exactly one run per date while no run of that
 //! date is committing and none was killed in the middle of step 2 to 5; it is fine for ad hoc
 //! looks at a local output, not for production readers. A reader that resolved its file list
 //! just before a newer commit may find those files deleted by step 5: it reads the new manifest
