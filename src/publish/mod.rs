@@ -84,7 +84,9 @@ pub enum PublishError {
     },
     #[error("cannot read {location}: {source}")]
     Read { location: String, source: CasError },
-    #[error("cannot commit {location}: {source}. Nothing of this run is visible unless that write landed; the next run of this date cleans up either way")]
+    #[error("cannot commit {location}: {source}. The store refused the write: nothing of this run is visible, the previous run is intact")]
+    CommitRefused { location: String, source: CasError },
+    #[error("cannot commit {location}: {source}. Whether the write landed is unknown: the manifest names either the previous run or this one, complete either way; the next run of this date cleans up")]
     Commit { location: String, source: CasError },
     #[error("{location} changed while this run was going (now run {run_id}): another run committed this date; this run published nothing")]
     Superseded { location: String, run_id: String },
@@ -347,7 +349,7 @@ impl Publisher {
             // The store refused the write and it did not land: nothing of the run is named.
             Err(source @ CasError::Rejected { .. }) => {
                 self.unplace(&placed).await;
-                return Err(PublishError::Commit {
+                return Err(PublishError::CommitRefused {
                     location: manifest_display,
                     source,
                 });

@@ -456,6 +456,10 @@ fn persistent_faults_fail_clearly_and_keep_the_previous_run() {
         "{stderr}"
     );
     assert!(stderr.contains("SlowDown"), "{stderr}");
+    assert!(
+        stderr.contains("nothing of this run is visible"),
+        "{stderr}"
+    );
     assert!(proxy.injected("slowdown") >= 3, "{}", proxy.stats());
     let after = reader_state(&s3.env(), OUT, DATE, &TABLES);
     assert_eq!(
@@ -466,8 +470,17 @@ fn persistent_faults_fail_clearly_and_keep_the_previous_run() {
     assert_eq!(after["manifest"], before["manifest"]);
 
     // The server stops answering in the middle of the models: requests time out.
-    proxy.set_rules(&json!([{"fault": "stall", "path": "_beacon/staging", "seconds": 3}]));
-    let (code, _, stderr) = run_s3(dir.path(), &s3.env_via(proxy.port), &quick);
+    proxy.set_rules(&json!([{"fault": "stall", "path": "_beacon/staging", "seconds": 2}]));
+    let (code, _, stderr) = run_s3(
+        dir.path(),
+        &s3.env_via(proxy.port),
+        &[
+            "--set",
+            "storage.max_retries=1",
+            "--set",
+            "storage.request_timeout=500ms",
+        ],
+    );
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("_beacon/staging"), "{stderr}");
     assert!(stderr.contains("nothing was published"), "{stderr}");
@@ -479,4 +492,40 @@ fn persistent_faults_fail_clearly_and_keep_the_previous_run() {
     );
     // Neither failed run left a data file in the published folders.
     assert_eq!(data_files(&after), data_files(&before));
+}
+
+#[test]
+fn the_lock_is_renewed_while_a_run_outlasts_its_ttl() {
+    let s3 = S3Server::start();
+    let dir = fixture("tiny");
+    upload_sources(&s3, dir.path());
+    // The run is parked for 3 s, longer than the lock's 1 s lease: it must renew the lock
+    // (every third of the lease) or its commit would refuse to go ahead.
+    let proxy = FaultProxy::start(
+        s3.port,
+        &json!([{"fault": "hold", "method": "PUT", "path": "_beacon/staging", "times": 1, "seconds": 3}]),
+    );
+    let args = s3_args(&["--set", "storage.lock_ttl=1s"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = beacon_s3(dir.path(), &s3.env_via(proxy.port), &args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    proxy.wait_for("hold", Duration::from_secs(60));
+    std::thread::sleep(Duration::from_millis(1500));
+    let lock: Value = serde_json::from_slice(
+        &s3.get(&format!("out/_beacon/locks/run_date={DATE}.lock"))
+            .expect("the parked run holds the lock"),
+    )
+    .unwrap();
+    assert!(lock["renewals"].as_u64().unwrap() >= 1, "{lock}");
+    assert!(lock["expires_at"].as_str() > lock["acquired_at"].as_str());
+    let out = run.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_complete(&reader_state(&s3.env(), OUT, DATE, &TABLES));
 }
