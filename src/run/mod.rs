@@ -255,7 +255,10 @@ async fn run_locked(
             results.status = Status::Error;
             results.error = Some(e.to_string());
             // Best effort: the run's error is what the caller needs, even if this write fails.
-            let _ = publisher.write_json("run_results.json", &results).await;
+            // A run that lost its lock leaves the date's results to the run that holds it.
+            if lock.check().is_ok() {
+                let _ = publisher.write_json("run_results.json", &results).await;
+            }
             Err(e)
         }
     }
