@@ -20,6 +20,17 @@ export BEACON_TEST_PYTHON="$PWD/$venv/bin/python"
 tests/scripts/s3-server.sh install
 export BEACON_TEST_S3_PYTHON="$PWD/.venv-s3/bin/python"
 
+if [ "${BEACON_SLOW_TESTS:-}" = "1" ]; then
+  # The slow tier parses and runs the Airflow DAG of pipelines/scheduling with a real Airflow.
+  af=.venv-airflow
+  if [ ! -x "$af/bin/airflow" ]; then
+    echo "== installing Airflow into $af (slow tier)"
+    python3 -m venv "$af"
+    "$af/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements-airflow.txt
+  fi
+  export BEACON_TEST_AIRFLOW="$PWD/$af"
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

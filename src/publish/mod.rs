@@ -60,7 +60,7 @@ use futures::TryStreamExt;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// Format version of `manifest.json`.
@@ -118,6 +118,7 @@ pub struct PublishedFile {
     /// Path relative to the output location: `<model>/run_date=D/part-<run_id>-00000.parquet`.
     pub path: String,
     /// Where readers open it: `s3://bucket/prefix/...`, or an absolute path on local disks.
+    #[serde(default)]
     pub location: String,
     pub rows: u64,
     pub bytes: u64,
@@ -149,6 +150,21 @@ pub struct Manifest {
     #[serde(default)]
     pub output: String,
     pub tables: Vec<TableEntry>,
+    /// The state of each source as this run left it in the raw zone (incremental sources: the
+    /// watermark the next run continues from).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, SourceState>,
+}
+
+/// A source's loaded state, recorded with the commit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceState {
+    /// The raw-zone table (a folder of Parquet files).
+    pub location: String,
+    pub rows: u64,
+    /// Incremental sources: the largest cursor value loaded so far, as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<String>,
 }
 
 /// Content of a partition's `_SUCCESS`: the committed run of that folder.
@@ -162,6 +178,34 @@ pub struct SuccessMarker {
     /// The data files of the run in this folder (names in the folder).
     pub files: Vec<String>,
     pub rows: u64,
+}
+
+impl Manifest {
+    /// The URL of a file of this manifest, for the query engine (`s3://b/out/m/run_date=D/f`).
+    pub fn file_url(output: &Location, file: &PublishedFile) -> String {
+        format!("{}{}", output.store_url, output.child(&file.path).path)
+    }
+
+    /// A manifest written before `manifest_version` 1 named files by their path in the store;
+    /// this rewrites them to the current form (relative to the output, with a location).
+    fn upgraded(mut self, output: &Location) -> Manifest {
+        if self.manifest_version >= MANIFEST_VERSION {
+            return self;
+        }
+        let prefix = format!("{}/", output.path);
+        for t in &mut self.tables {
+            for f in &mut t.files {
+                let store_path = ObjPath::from(f.path.as_str());
+                f.location = output.display_object(&store_path);
+                if let Some(rel) = f.path.strip_prefix(&prefix) {
+                    f.path = rel.to_string();
+                }
+            }
+        }
+        self.manifest_version = MANIFEST_VERSION;
+        self.output = output.display.clone();
+        self
+    }
 }
 
 /// Describes a schema for the manifest.
@@ -255,9 +299,14 @@ impl Publisher {
     }
 
     /// Commits the staged tables (steps 2 to 5 of the protocol) and returns the manifest.
+    /// `carried` are tables of the date's previous commit that this run did not rebuild (a
+    /// `--select` run): their files, folders and `_SUCCESS` stay as they are, and the new
+    /// manifest lists them too. `sources` is the raw-zone state recorded with the commit.
     pub async fn commit(
         &self,
         tables: &[(String, WrittenTable)],
+        carried: &[TableEntry],
+        sources: BTreeMap<String, SourceState>,
         lock: &RunLock,
     ) -> Result<Manifest, PublishError> {
         lock.check()?;
@@ -307,6 +356,14 @@ impl Publisher {
                 schema: schema_info(&table.schema),
             });
         }
+        let built: BTreeSet<String> = entries.iter().map(|e| e.model.clone()).collect();
+        entries.extend(
+            carried
+                .iter()
+                .filter(|c| !built.contains(&c.model))
+                .cloned(),
+        );
+        entries.sort_by(|a, b| a.model.cmp(&b.model));
         let manifest = Manifest {
             manifest_version: MANIFEST_VERSION,
             pipeline: self.pipeline.clone(),
@@ -316,6 +373,7 @@ impl Publisher {
             beacon_version: env!("CARGO_PKG_VERSION").to_string(),
             output: self.output.display.clone(),
             tables: entries,
+            sources,
         };
         let body = serde_json::to_vec_pretty(&manifest).map_err(|source| PublishError::Json {
             what: manifest_display.clone(),
@@ -364,8 +422,9 @@ impl Publisher {
             }
         }
 
-        // Step 4: each folder's _SUCCESS names the committed run.
-        for entry in &manifest.tables {
+        // Step 4: each rebuilt folder's _SUCCESS names the committed run.
+        let rebuilt = || manifest.tables.iter().filter(|e| built.contains(&e.model));
+        for entry in rebuilt() {
             let target = self.partition_of(&entry.model);
             let marker = SuccessMarker {
                 run_id: self.run_id.clone(),
@@ -398,7 +457,7 @@ impl Publisher {
         // Step 5: other runs' files, and this date's staging. Best effort: leftovers are named
         // by no manifest or _SUCCESS, and the next committed run of the date removes them.
         if lock.check().is_ok() {
-            for entry in &manifest.tables {
+            for entry in rebuilt() {
                 let keep: BTreeSet<&str> = entry.files.iter().map(|f| file_name(&f.path)).collect();
                 let target = self.partition_of(&entry.model);
                 delete_where(&target, |name| !hidden(name) && !keep.contains(name)).await;
@@ -444,20 +503,19 @@ impl Publisher {
             })
     }
 
-    /// Reads the committed manifest of this run date, if there is one.
+    /// Reads the committed manifest of this run date, if there is one (in the current form,
+    /// whatever version wrote it).
     pub async fn read_manifest(&self) -> Result<Option<Manifest>, PublishError> {
         let meta = self.run_meta();
         let path = meta.path.clone().join("manifest.json");
         let location = meta.display_object(&path);
         match cas::read(&meta, &path).await {
-            Ok(Some(m)) => {
-                serde_json::from_slice(&m.body)
-                    .map(Some)
-                    .map_err(|source| PublishError::Json {
-                        what: location,
-                        source,
-                    })
-            }
+            Ok(Some(m)) => serde_json::from_slice::<Manifest>(&m.body)
+                .map(|m| Some(m.upgraded(&self.output)))
+                .map_err(|source| PublishError::Json {
+                    what: location,
+                    source,
+                }),
             Ok(None) => Ok(None),
             Err(source) => Err(PublishError::Read { location, source }),
         }
