@@ -1,7 +1,8 @@
 //! The `beacon` command line: parse arguments, call the library, render results and errors.
 //!
 //! Exit codes: 0 success; 1 the run failed (a source, a model or the publish step); 2 the
-//! pipeline or the command line is invalid (nothing was read or written).
+//! pipeline or the command line is invalid (nothing was read or written); 3 another run of the
+//! same output and date holds the lock (nothing was read or written).
 
 use beacon::checks::{TestResult, TestStatus};
 use beacon::models::ModelEvent;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 const EXIT_RUN_FAILED: u8 = 1;
 const EXIT_INVALID: u8 = 2;
+const EXIT_LOCKED: u8 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -335,6 +337,7 @@ async fn run_one_date(
             print_summary(&outcome);
             ExitCode::SUCCESS
         }
+        Err(e @ RunError::Lock(beacon::publish::LockError::Held { .. })) => fail(EXIT_LOCKED, &e),
         Err(e @ (RunError::Models(_) | RunError::Checks(_) | RunError::Select(_))) => {
             fail(EXIT_INVALID, &e)
         }
@@ -673,6 +676,16 @@ impl Progress {
             (Some(bar), RunEvent::Committed { tables }) => {
                 bar.set_message(format!("published {tables} tables"))
             }
+            (Some(bar), RunEvent::Committing { tables }) => {
+                bar.set_message(format!("committing {tables} tables"))
+            }
+            (Some(bar), RunEvent::Locked { took_over, .. }) => {
+                if let Some(h) = took_over {
+                    bar.println(format!(
+                        "took over the lock of {h} (its process is gone or the lock expired)"
+                    ));
+                }
+            }
             (None, RunEvent::Planned { sources, models }) => {
                 tracing::info!(sources, models, "planned")
             }
@@ -707,6 +720,13 @@ impl Progress {
                 tracing::error!(model = %model, error = %error, "model failed")
             }
             (None, RunEvent::Committed { tables }) => tracing::info!(tables, "committed"),
+            (None, RunEvent::Committing { tables }) => tracing::info!(tables, "committing"),
+            (None, RunEvent::Locked { lock, took_over }) => match took_over {
+                Some(h) => {
+                    tracing::warn!(lock = %lock, previous = %h, "took over the lock (its process is gone or the lock expired)")
+                }
+                None => tracing::info!(lock = %lock, "locked"),
+            },
         }
     }
 

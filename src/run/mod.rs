@@ -4,6 +4,11 @@
 //! cheap checks fail first: the model graph (SQL syntax, references, cycles) is built before any
 //! data is read, every source is loaded before any model runs, and nothing is published unless
 //! every model succeeded. `run_results.json` is written for failed runs too.
+//!
+//! Before anything is read or written, the run takes the lock of its output and date
+//! ([`publish::RunLock`]); a second run of the same date fails at once naming the holder, and
+//! writes nothing (not even `run_results.json`). The lock is released at the end, whatever the
+//! outcome; a killed run's lock is taken over by the next run (see `publish::lock`).
 
 mod artifacts;
 pub mod inspect;
@@ -20,7 +25,8 @@ use crate::models::render::RenderContext;
 use crate::models::select::{self, SelectError};
 use crate::models::{self, Materialized, Model, ModelError, ModelEvent, ModelGraph, ModelSink};
 use crate::publish::{
-    self, Manifest, Publisher, SourceState, TableEntry, WriteOptions, WrittenTable,
+    self, LockError, LockHolder, Manifest, Publisher, SourceState, TableEntry, WriteOptions,
+    WrittenTable,
 };
 use crate::spec::Pipeline;
 use crate::storage::{Location, Storage, StorageError};
@@ -55,6 +61,16 @@ pub enum RunEvent {
     Test(TestResult),
     /// Something went wrong that does not fail the run.
     Warning(String),
+    /// The run holds the lock of its output and date.
+    Locked {
+        lock: String,
+        /// The dead or expired holder whose lock was taken over.
+        took_over: Option<LockHolder>,
+    },
+    /// Every model and test succeeded; the commit of `tables` published tables starts.
+    Committing {
+        tables: usize,
+    },
     Committed {
         tables: usize,
     },
@@ -85,7 +101,9 @@ pub enum RunError {
     #[error("query engine: {0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error(transparent)]
-    Publish(#[from] publish::PublishError),
+    Publish(Box<publish::PublishError>),
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error("{count} of {total} models failed; nothing was published. First: {first}")]
     ModelsFailed {
         count: usize,
@@ -110,6 +128,12 @@ pub enum RunError {
     },
     #[error("{count} data test{} failed; nothing was published. First: {first}", if *.count == 1 { "" } else { "s" })]
     TestsFailed { count: usize, first: String },
+}
+
+impl From<publish::PublishError> for RunError {
+    fn from(e: publish::PublishError) -> Self {
+        RunError::Publish(Box::new(e))
+    }
 }
 
 fn join_display<T: std::fmt::Display>(items: &[T]) -> String {
@@ -244,220 +268,240 @@ pub async fn run(
     let tests = checks::compile(pipeline, &render).map_err(RunError::Checks)?;
     let chosen =
         select::select(&graph, &options.select, &options.exclude).map_err(RunError::Select)?;
-    let storage = Storage::new(&pipeline.base_dir);
+    let storage = Storage::with_options(&pipeline.base_dir, pipeline.storage.clone());
     let raw = storage.resolve(&pipeline.raw)?;
     let output = storage.resolve(&pipeline.output)?;
     let work_root = storage.resolve(&pipeline.work)?;
     let date_folder = state::date_folder(&work_root, &pipeline.name, run_date);
     let work = date_folder.child(&run_id);
     let publisher = Publisher::new(output.clone(), &pipeline.name, run_date, &run_id);
-    let mut results = RunResults::new(pipeline, &run_id, run_date);
-
-    // What this run builds, and what it reads from the date's last committed run.
-    let full = options.is_full();
-    let previous_manifest = if full {
-        None
-    } else {
-        publisher.read_manifest().await?
-    };
-    let previous_state = state::read_state(&date_folder).await;
-    let stored = if full {
-        BTreeMap::new()
-    } else {
-        state::stored_tables(previous_manifest.as_ref(), &output, previous_state.as_ref())
-    };
-    let to_run = models_to_run(&graph, &chosen, &stored);
-    let reused: BTreeMap<String, state::Stored> = select::upstream_of(&graph, &to_run)
-        .into_iter()
-        .filter(|m| !to_run.contains(m))
-        .filter_map(|m| stored.get(&m).map(|s| (m, s.clone())))
-        .collect();
-    let needed_sources: BTreeSet<&str> = graph
-        .models
-        .iter()
-        .filter(|m| to_run.contains(&m.name))
-        .flat_map(|m| m.source_deps.iter().map(String::as_str))
-        .collect();
-    let sources: Vec<&crate::spec::Source> = pipeline
-        .sources
-        .iter()
-        .filter(|s| full || needed_sources.contains(s.contract.name.as_str()))
-        .collect();
-    results.selected = (!full).then(|| to_run.iter().cloned().collect());
-    observer(RunEvent::Planned {
-        sources: sources.len(),
-        models: to_run.len(),
+    let lock = publisher.lock(pipeline.storage.lock_ttl).await?;
+    observer(RunEvent::Locked {
+        lock: lock.display(),
+        took_over: lock.took_over.clone(),
     });
+    let outcome: Result<RunOutcome, RunError> = async {
+        let mut results = RunResults::new(pipeline, &run_id, run_date);
 
-    // Resolve every source location before reading anything, so a typo fails fast.
-    let mut inputs = Vec::new();
-    for source in sources {
-        let loc = storage.resolve(&source.location)?;
-        inputs.push((source, loc));
-    }
-    let input_names: Vec<String> = inputs.iter().map(|(_, l)| l.display.clone()).collect();
-    let lineage_info = pipeline.lineage.as_ref().map(|spec| lineage::RunInfo {
-        spec,
-        pipeline: &pipeline.name,
-        run_id: &run_id,
-        run_date,
-        inputs: &input_names,
-    });
-    if let Some(info) = &lineage_info {
-        let event = lineage::event(info, lineage::EventType::Start, None, None);
-        for w in lineage::emit(info.spec, &event).await {
-            observer(RunEvent::Warning(w.clone()));
-            results.warnings.push(w);
-        }
-    }
-    let ctx = engine::session(
-        &EngineOptions {
-            memory_limit: pipeline.memory_limit,
-            spill_dir: pipeline.spill_dir.clone(),
-            target_partitions: pipeline.target_partitions,
-        },
-        &storage,
-    )?;
-
-    // Incremental sources continue from the latest commit before this date.
-    let incremental_base =
-        if !options.full_refresh && inputs.iter().any(|(s, _)| s.incremental.is_some()) {
-            state::previous_manifest(&output, &pipeline.name, run_date).await?
-        } else {
+        // What this run builds, and what it reads from the date's last committed run.
+        let full = options.is_full();
+        let previous_manifest = if full {
             None
+        } else {
+            publisher.read_manifest().await?
         };
-    let stage = Stage {
-        pipeline,
-        graph: &graph,
-        incremental_base: incremental_base.as_ref(),
-        storage: &storage,
-        ctx: &ctx,
-        raw: &raw,
-        publisher: &publisher,
-        work: &work,
-        observer: &observer,
-    };
-    let outcome = stage
-        .execute(inputs, &to_run, &reused, &tests, &mut results)
-        .await;
-    let outcome = match outcome {
-        Ok((written, mut source_states)) => {
-            // Sources this run did not load keep the state of the date's previous commit.
-            for (name, st) in previous_manifest
-                .as_ref()
-                .map(|m| m.sources.clone())
-                .unwrap_or_default()
-            {
-                source_states.entry(name).or_insert(st);
-            }
-            // Published models this run did not build keep their committed files.
-            let carried: Vec<TableEntry> = previous_manifest
-                .map(|m| {
-                    m.tables
-                        .into_iter()
-                        .filter(|t| !to_run.contains(&t.model))
-                        .collect()
-                })
-                .unwrap_or_default();
-            match publisher.commit(&written, &carried, source_states).await {
-                Ok(manifest) => {
-                    observer(RunEvent::Committed {
-                        tables: manifest.tables.len(),
-                    });
-                    Ok(manifest)
-                }
-                Err(e) => Err(RunError::Publish(e)),
+        let previous_state = state::read_state(&date_folder).await;
+        let stored = if full {
+            BTreeMap::new()
+        } else {
+            state::stored_tables(previous_manifest.as_ref(), &output, previous_state.as_ref())
+        };
+        let to_run = models_to_run(&graph, &chosen, &stored);
+        let reused: BTreeMap<String, state::Stored> = select::upstream_of(&graph, &to_run)
+            .into_iter()
+            .filter(|m| !to_run.contains(m))
+            .filter_map(|m| stored.get(&m).map(|s| (m, s.clone())))
+            .collect();
+        let needed_sources: BTreeSet<&str> = graph
+            .models
+            .iter()
+            .filter(|m| to_run.contains(&m.name))
+            .flat_map(|m| m.source_deps.iter().map(String::as_str))
+            .collect();
+        let sources: Vec<&crate::spec::Source> = pipeline
+            .sources
+            .iter()
+            .filter(|s| full || needed_sources.contains(s.contract.name.as_str()))
+            .collect();
+        results.selected = (!full).then(|| to_run.iter().cloned().collect());
+        observer(RunEvent::Planned {
+            sources: sources.len(),
+            models: to_run.len(),
+        });
+
+        // Resolve every source location before reading anything, so a typo fails fast.
+        let mut inputs = Vec::new();
+        for source in sources {
+            let loc = storage.resolve(&source.location)?;
+            inputs.push((source, loc));
+        }
+        let input_names: Vec<String> = inputs.iter().map(|(_, l)| l.display.clone()).collect();
+        let lineage_info = pipeline.lineage.as_ref().map(|spec| lineage::RunInfo {
+            spec,
+            pipeline: &pipeline.name,
+            run_id: &run_id,
+            run_date,
+            inputs: &input_names,
+        });
+        if let Some(info) = &lineage_info {
+            let event = lineage::event(info, lineage::EventType::Start, None, None);
+            for w in lineage::emit(info.spec, &event).await {
+                observer(RunEvent::Warning(w.clone()));
+                results.warnings.push(w);
             }
         }
-        Err(e) => Err(e),
-    };
-    results.elapsed_seconds = started.elapsed().as_secs_f64();
-    match outcome {
-        Ok(manifest) => {
-            // The committed run's unpublished models, for later selection runs; then the run
-            // folders nothing points to any more.
-            let mut next = WorkState {
-                run_id: run_id.clone(),
-                models: BTreeMap::new(),
+        let ctx = engine::session(
+            &EngineOptions {
+                memory_limit: pipeline.memory_limit,
+                spill_dir: pipeline.spill_dir.clone(),
+                target_partitions: pipeline.target_partitions,
+            },
+            &storage,
+        )?;
+
+        // Incremental sources continue from the latest commit before this date.
+        let incremental_base =
+            if !options.full_refresh && inputs.iter().any(|(s, _)| s.incremental.is_some()) {
+                state::previous_manifest(&output, &pipeline.name, run_date).await?
+            } else {
+                None
             };
-            for m in &graph.models {
-                if pipeline.publish.contains(&m.name) {
-                    continue;
-                }
-                if to_run.contains(&m.name) {
-                    if results.models.iter().any(|r| r.name == m.name) {
-                        next.models
-                            .insert(m.name.clone(), work.child(&m.name).table_url());
-                    }
-                } else if let Some(old) =
-                    previous_state.as_ref().and_then(|s| s.models.get(&m.name))
+        let stage = Stage {
+            pipeline,
+            graph: &graph,
+            incremental_base: incremental_base.as_ref(),
+            storage: &storage,
+            ctx: &ctx,
+            raw: &raw,
+            publisher: &publisher,
+            work: &work,
+            observer: &observer,
+        };
+        let outcome = stage
+            .execute(inputs, &to_run, &reused, &tests, &mut results)
+            .await;
+        let outcome = match outcome {
+            Ok((written, mut source_states)) => {
+                // Sources this run did not load keep the state of the date's previous commit.
+                for (name, st) in previous_manifest
+                    .as_ref()
+                    .map(|m| m.sources.clone())
+                    .unwrap_or_default()
                 {
-                    if !full {
-                        next.models.insert(m.name.clone(), old.clone());
+                    source_states.entry(name).or_insert(st);
+                }
+                // Published models this run did not build keep their committed files.
+                let carried: Vec<TableEntry> = previous_manifest
+                    .map(|m| {
+                        m.tables
+                            .into_iter()
+                            .filter(|t| !to_run.contains(&t.model))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                observer(RunEvent::Committing {
+                    tables: written.len(),
+                });
+                match publisher
+                    .commit(&written, &carried, source_states, &lock)
+                    .await
+                {
+                    Ok(manifest) => {
+                        observer(RunEvent::Committed {
+                            tables: manifest.tables.len(),
+                        });
+                        Ok(manifest)
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        results.elapsed_seconds = started.elapsed().as_secs_f64();
+        match outcome {
+            Ok(manifest) => {
+                // The committed run's unpublished models, for later selection runs; then the run
+                // folders nothing points to any more.
+                let mut next = WorkState {
+                    run_id: run_id.clone(),
+                    models: BTreeMap::new(),
+                };
+                for m in &graph.models {
+                    if pipeline.publish.contains(&m.name) {
+                        continue;
+                    }
+                    if to_run.contains(&m.name) {
+                        if results.models.iter().any(|r| r.name == m.name) {
+                            next.models
+                                .insert(m.name.clone(), work.child(&m.name).table_url());
+                        }
+                    } else if let Some(old) =
+                        previous_state.as_ref().and_then(|s| s.models.get(&m.name))
+                    {
+                        if !full {
+                            next.models.insert(m.name.clone(), old.clone());
+                        }
                     }
                 }
-            }
-            let keep: BTreeSet<String> = next
-                .models
-                .values()
-                .filter_map(|url| state::run_of(url, &date_folder))
-                .collect();
-            if state::write_state(&date_folder, &next).await.is_ok() {
-                state::prune_runs(&date_folder, &keep).await;
-            }
-            if let Some(info) = &lineage_info {
-                let event =
-                    lineage::event(info, lineage::EventType::Complete, Some(&manifest), None);
-                for w in lineage::emit(info.spec, &event).await {
-                    observer(RunEvent::Warning(w.clone()));
-                    results.warnings.push(w);
+                let keep: BTreeSet<String> = next
+                    .models
+                    .values()
+                    .filter_map(|url| state::run_of(url, &date_folder))
+                    .collect();
+                if state::write_state(&date_folder, &next).await.is_ok() {
+                    state::prune_runs(&date_folder, &keep).await;
                 }
-            }
-            results.status = Status::Success;
-            let locations: Vec<(String, String)> = pipeline
-                .sources
-                .iter()
-                .map(|s| {
-                    let shown = storage
-                        .resolve(&s.location)
-                        .map(|l| l.display)
-                        .unwrap_or_else(|_| s.location.clone());
-                    (s.contract.name.clone(), shown)
+                if let Some(info) = &lineage_info {
+                    let event =
+                        lineage::event(info, lineage::EventType::Complete, Some(&manifest), None);
+                    for w in lineage::emit(info.spec, &event).await {
+                        observer(RunEvent::Warning(w.clone()));
+                        results.warnings.push(w);
+                    }
+                }
+                results.status = Status::Success;
+                let locations: Vec<(String, String)> = pipeline
+                    .sources
+                    .iter()
+                    .map(|s| {
+                        let shown = storage
+                            .resolve(&s.location)
+                            .map(|l| l.display)
+                            .unwrap_or_else(|_| s.location.clone());
+                        (s.contract.name.clone(), shown)
+                    })
+                    .collect();
+                let described =
+                    artifacts::pipeline_manifest(pipeline, &graph, &tests, &results, &locations);
+                publisher.write_json("pipeline.json", &described).await?;
+                publisher.write_json("run_results.json", &results).await?;
+                Ok(RunOutcome {
+                    results,
+                    manifest: Some(manifest),
                 })
-                .collect();
-            let described =
-                artifacts::pipeline_manifest(pipeline, &graph, &tests, &results, &locations);
-            publisher.write_json("pipeline.json", &described).await?;
-            publisher.write_json("run_results.json", &results).await?;
-            Ok(RunOutcome {
-                results,
-                manifest: Some(manifest),
-            })
-        }
-        Err(e) => {
-            publisher.cleanup().await;
-            // A failed run's scratch is not reused (yet): keep only what the state points to.
-            let keep: BTreeSet<String> = previous_state
-                .iter()
-                .flat_map(|s| s.models.values())
-                .filter_map(|url| state::run_of(url, &date_folder))
-                .collect();
-            state::prune_runs(&date_folder, &keep).await;
-            results.status = Status::Error;
-            results.error = Some(e.to_string());
-            if let Some(info) = &lineage_info {
-                let message = e.to_string();
-                let event = lineage::event(info, lineage::EventType::Fail, None, Some(&message));
-                for w in lineage::emit(info.spec, &event).await {
-                    observer(RunEvent::Warning(w.clone()));
-                    results.warnings.push(w);
-                }
             }
-            // Best effort: the run's error is what the caller needs, even if this write fails.
-            let _ = publisher.write_json("run_results.json", &results).await;
-            Err(e)
+            Err(e) => {
+                publisher.discard().await;
+                // A failed run's scratch is not reused (yet): keep only what the state points to.
+                let keep: BTreeSet<String> = previous_state
+                    .iter()
+                    .flat_map(|s| s.models.values())
+                    .filter_map(|url| state::run_of(url, &date_folder))
+                    .collect();
+                state::prune_runs(&date_folder, &keep).await;
+                results.status = Status::Error;
+                results.error = Some(e.to_string());
+                if let Some(info) = &lineage_info {
+                    let message = e.to_string();
+                    let event =
+                        lineage::event(info, lineage::EventType::Fail, None, Some(&message));
+                    for w in lineage::emit(info.spec, &event).await {
+                        observer(RunEvent::Warning(w.clone()));
+                        results.warnings.push(w);
+                    }
+                }
+                // Best effort: the run's error is what the caller needs, even if this write fails.
+                // A run that lost its lock leaves the date's results to the run that holds it.
+                if lock.check().is_ok() {
+                    let _ = publisher.write_json("run_results.json", &results).await;
+                }
+                Err(e)
+            }
         }
     }
+    .await;
+    lock.release().await;
+    outcome
 }
 
 /// The selected models, plus every model they read (transitively) that no stored table
@@ -527,7 +571,7 @@ impl Stage<'_> {
             publisher: self.publisher.clone(),
             work: self.work.clone(),
             published: published.clone(),
-            options: WriteOptions::default(),
+            options: self.publisher.write_options(),
             written: Mutex::new(Vec::new()),
         });
         let obs = Arc::clone(self.observer);
@@ -930,7 +974,13 @@ impl ModelSink for RunSink {
             } else {
                 self.work.child(&model.name)
             };
-            let table = publish::write_dataframe(df, &dir, &self.options)
+            let work_options = WriteOptions::default();
+            let options = if is_published {
+                &self.options
+            } else {
+                &work_options
+            };
+            let table = publish::write_dataframe(df, &dir, options)
                 .await
                 .map_err(|e| e.to_string())?;
             let materialized = Materialized {

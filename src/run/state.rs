@@ -155,7 +155,7 @@ pub fn stored_tables(
             let files = t
                 .files
                 .iter()
-                .map(|f| format!("{}{}", output.store_url, f.path))
+                .map(|f| Manifest::file_url(output, f))
                 .collect();
             out.insert(t.model.clone(), Stored::Files(files));
         }

@@ -45,6 +45,9 @@ pub struct RawPipeline {
     /// Variables available to the SQL as `{{ var('name') }}`.
     #[serde(default)]
     pub vars: BTreeMap<String, serde_yaml::Value>,
+    /// Timeouts, retries and the run lock of object-store access.
+    #[serde(default)]
+    pub storage: Option<RawStorage>,
     /// The input datasets, by table name.
     pub sources: IndexMap<String, RawSource>,
     /// Per model: the columns its output contract requires and the data tests it must pass.
@@ -84,6 +87,36 @@ pub struct RawModelChecks {
     /// Tests on the whole model.
     #[serde(default)]
     pub tests: Vec<serde_yaml::Value>,
+}
+
+/// The `storage:` section: every key optional, durations written `500ms`, `30s`, `10m`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    /// Time to open a connection (default 5s).
+    #[serde(default)]
+    pub connect_timeout: Option<String>,
+    /// Time for one request, until the last byte of the response (default 30s).
+    #[serde(default)]
+    pub request_timeout: Option<String>,
+    /// Retries of a failed request after the first try (default 10).
+    #[serde(default)]
+    pub max_retries: Option<usize>,
+    /// Wait before the first retry (default 100ms).
+    #[serde(default)]
+    pub retry_initial_backoff: Option<String>,
+    /// Longest wait between retries (default 15s).
+    #[serde(default)]
+    pub retry_max_backoff: Option<String>,
+    /// Growth factor of the wait between retries (default 2).
+    #[serde(default)]
+    pub retry_backoff_base: Option<f64>,
+    /// Total time of one storage operation, retries included (default 3m).
+    #[serde(default)]
+    pub operation_deadline: Option<String>,
+    /// Validity of the run lock without renewal (default 10m).
+    #[serde(default)]
+    pub lock_ttl: Option<String>,
 }
 
 /// One input dataset.

@@ -197,6 +197,66 @@ fn ballista_engine_is_parsed() {
     assert!(e[0].message.contains("unknown engine"));
 }
 
+#[test]
+fn storage_section_has_defaults_values_and_overrides() {
+    use crate::storage::StorageOptions;
+    use std::time::Duration;
+    let p = parse(MINIMAL).unwrap();
+    assert_eq!(p.storage, StorageOptions::default());
+    assert_eq!(p.storage.request_timeout, Duration::from_secs(30));
+    assert_eq!(p.storage.lock_ttl, Duration::from_secs(600));
+    let text = MINIMAL.replace(
+        "models: ./sql",
+        "models: ./sql\nstorage:\n  request_timeout: 2s\n  max_retries: 3\n  retry_initial_backoff: 50ms\n  lock_ttl: 1m 30s",
+    );
+    let mut o = Overrides::default();
+    o.push_set("storage.max_retries=5").unwrap();
+    o.push_set("storage.operation_deadline=20s").unwrap();
+    let p = parse_with(&text, &BTreeMap::new(), &o).unwrap();
+    assert_eq!(p.storage.request_timeout, Duration::from_secs(2));
+    assert_eq!(p.storage.max_retries, 5, "--set wins over the file");
+    assert_eq!(p.storage.retry_initial_backoff, Duration::from_millis(50));
+    assert_eq!(p.storage.operation_deadline, Duration::from_secs(20));
+    assert_eq!(p.storage.lock_ttl, Duration::from_secs(90));
+    let rc = p.storage.retry_config();
+    assert_eq!(rc.max_retries, 5);
+    assert_eq!(rc.retry_timeout, Duration::from_secs(20));
+}
+
+#[test]
+fn storage_section_is_strict_and_located() {
+    let text = MINIMAL.replace(
+        "models: ./sql",
+        "models: ./sql\nstorage:\n  request_timeout: soon\n  lock_ttl: 0s\n  retry_backoff_base: 0.5",
+    );
+    let p = problems(&text);
+    let messages: Vec<String> = p
+        .iter()
+        .map(|p| format!("{}:{:?}: {}", p.path, p.line, p.message))
+        .collect();
+    assert_eq!(p.len(), 3, "{messages:?}");
+    assert!(
+        messages[0].starts_with("storage.request_timeout:Some(7)"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[0].contains("`soon` is not a duration"),
+        "{messages:?}"
+    );
+    assert!(messages
+        .iter()
+        .any(|m| m.contains("storage.lock_ttl") && m.contains("more than 0")));
+    assert!(messages.iter().any(|m| m.contains("retry_backoff_base")));
+    let typo = problems(&MINIMAL.replace(
+        "models: ./sql",
+        "models: ./sql\nstorage:\n  request_timout: 2s",
+    ));
+    assert!(
+        typo[0].message.contains("did you mean `request_timeout`"),
+        "{typo:?}"
+    );
+}
+
 const CHECKS: &str = "checks:
   hot_list:
     columns:

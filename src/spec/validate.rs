@@ -1,11 +1,13 @@
 //! Raw structs -> domain types, with every problem collected (no I/O here).
 
 use super::checks::{read_checks, ModelChecks};
-use super::raw::{RawColumn, RawPipeline, RawSource};
+use super::raw::{RawColumn, RawPipeline, RawSource, RawStorage};
 use super::{closest, Problem};
 use crate::contract::{ColumnContract, ColumnType, Format, SourceContract};
+use crate::storage::StorageOptions;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Default share of rejected rows above which a source fails the run.
 pub const DEFAULT_MAX_REJECTED_SHARE: f64 = 0.01;
@@ -35,6 +37,8 @@ pub struct Pipeline {
     pub publish: Vec<String>,
     pub sources: Vec<Source>,
     pub vars: BTreeMap<String, VarValue>,
+    /// Timeouts, retries and the run lock of object-store access.
+    pub storage: StorageOptions,
     /// Output contracts and data tests, per model (`checks:`).
     pub checks: Vec<ModelChecks>,
     /// Where OpenLineage events go (none: no events).
@@ -246,6 +250,7 @@ pub(crate) fn validate(
             sources.push(s);
         }
     }
+    let storage = validate_storage(raw.storage.as_ref(), &mut problems);
     let checks = read_checks(&raw.checks, &mut problems);
     let mut lineage = None;
     if let Some(l) = &raw.lineage {
@@ -323,7 +328,84 @@ pub(crate) fn validate(
             file: l.file.map(|f| resolve(&f.to_string_lossy())),
             ..l
         }),
+        storage,
     })
+}
+
+/// Parses durations such as `250ms`, `30s`, `10m`, `1h 30m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration ({e}): write e.g. 500ms, 30s, 10m"))
+}
+
+fn validate_storage(raw: Option<&RawStorage>, problems: &mut Vec<Problem>) -> StorageOptions {
+    let mut opts = StorageOptions::default();
+    let Some(raw) = raw else {
+        return opts;
+    };
+    let mut duration = |key: &str, value: &Option<String>, target: &mut Duration| {
+        if let Some(v) = value {
+            match parse_duration(v) {
+                Ok(d) if d.is_zero() => {
+                    problems.push(Problem::at(format!("storage.{key}"), "must be more than 0"))
+                }
+                Ok(d) => *target = d,
+                Err(e) => problems.push(Problem::at(format!("storage.{key}"), e)),
+            }
+        }
+    };
+    duration(
+        "connect_timeout",
+        &raw.connect_timeout,
+        &mut opts.connect_timeout,
+    );
+    duration(
+        "request_timeout",
+        &raw.request_timeout,
+        &mut opts.request_timeout,
+    );
+    duration(
+        "retry_initial_backoff",
+        &raw.retry_initial_backoff,
+        &mut opts.retry_initial_backoff,
+    );
+    duration(
+        "retry_max_backoff",
+        &raw.retry_max_backoff,
+        &mut opts.retry_max_backoff,
+    );
+    duration(
+        "operation_deadline",
+        &raw.operation_deadline,
+        &mut opts.operation_deadline,
+    );
+    duration("lock_ttl", &raw.lock_ttl, &mut opts.lock_ttl);
+    if let Some(n) = raw.max_retries {
+        opts.max_retries = n;
+    }
+    if let Some(b) = raw.retry_backoff_base {
+        if !(b.is_finite() && b >= 1.0) {
+            problems.push(Problem::at(
+                "storage.retry_backoff_base",
+                format!("{b} must be a number of at least 1 (2 doubles each wait)"),
+            ));
+        } else {
+            opts.retry_backoff_base = b;
+        }
+    }
+    if opts.retry_max_backoff < opts.retry_initial_backoff {
+        problems.push(Problem::at(
+            "storage.retry_max_backoff",
+            "must not be shorter than retry_initial_backoff",
+        ));
+    }
+    if opts.lock_ttl < Duration::from_secs(1) {
+        problems.push(Problem::at(
+            "storage.lock_ttl",
+            "must be at least 1s (the lock is renewed every third of it)",
+        ));
+    }
+    opts
 }
 
 /// `pipelines/../sql` -> `sql`: shorter paths in messages. Lexical (`..` after a symlinked folder

@@ -4,9 +4,13 @@
 
 mod analyst;
 mod common;
+mod crash;
 mod e2e;
 mod errors;
 mod golden;
+mod lock;
 mod ops;
 mod realdata;
+mod s3;
+mod s3env;
 mod scheduling;

@@ -15,14 +15,18 @@ fn run_tiny(dir: &Path, args: &[&str]) -> (i32, String, String) {
         .current_dir(dir))
 }
 
+/// The Parquet files of a partition: (name without the run id, bytes). Names carry the run id
+/// (`part-<run_id>-00000.parquet`), so a re-run has new names for the same bytes.
 fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let p = entry.unwrap().path();
-        out.push((
-            p.file_name().unwrap().to_string_lossy().to_string(),
-            std::fs::read(&p).unwrap(),
-        ));
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        if !name.ends_with(".parquet") {
+            continue;
+        }
+        let seq = name.rsplit('-').next().unwrap().to_string();
+        out.push((seq, std::fs::read(&p).unwrap()));
     }
     out.sort();
     out
