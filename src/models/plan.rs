@@ -255,11 +255,11 @@ mod tests {
     #[tokio::test]
     async fn every_problem_is_found_and_located() {
         let (_dir, g, errors) = graph(&[
-            ("staging/stg.sql", "SELECT \"Id\" AS id, \"Amount\" AS amount\nFROM leads"),
             (
-                "marts/a.sql",
-                "-- a\nSELECT id,\n       amont\nFROM stg",
+                "staging/stg.sql",
+                "SELECT \"Id\" AS id, \"Amount\" AS amount\nFROM leads",
             ),
+            ("marts/a.sql", "-- a\nSELECT id,\n       amont\nFROM stg"),
             (
                 "marts/b.sql",
                 "SELECT id FROM stg\nWHERE amount > {{ var('limit') }} AND id + 1 > 0",
@@ -272,7 +272,9 @@ mod tests {
         let msgs: Vec<String> = planned.errors.iter().map(|e| e.to_string()).collect();
         assert_eq!(msgs.len(), 3, "{msgs:#?}");
         assert!(
-            msgs[0].ends_with("a.sql:3:8: model `a`: column 'amont' not found; possible column stg.amount"),
+            msgs[0].ends_with(
+                "a.sql:3:8: model `a`: column 'amont' not found; possible column stg.amount"
+            ),
             "{msgs:#?}"
         );
         assert!(file_of(&planned.errors[0]).ends_with("marts/a.sql"));
@@ -292,7 +294,14 @@ mod tests {
         let sql = "SELECT x FROM t WHERE a > 10 AND bogus = 1";
         let text = "SELECT x FROM t WHERE a > {{ var('limit') }} AND bogus = 1";
         let col = sql.find("bogus").unwrap() + 1;
-        let s = to_written(SqlSpan { line: 1, column: col }, sql, text);
+        let s = to_written(
+            SqlSpan {
+                line: 1,
+                column: col,
+            },
+            sql,
+            text,
+        );
         assert_eq!(s.column, text.find("bogus").unwrap() + 1);
     }
 }

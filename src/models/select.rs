@@ -65,7 +65,9 @@ fn expand(graph: &ModelGraph, selector: &str) -> Result<BTreeSet<String>, Select
         suggestion: crate::spec::closest(pattern, graph.names()).map(str::to_string),
     };
     let roots: Vec<&str> = if pattern.contains(['*', '?', '[']) {
-        let matcher = Glob::new(pattern).map_err(|_| no_match())?.compile_matcher();
+        let matcher = Glob::new(pattern)
+            .map_err(|_| no_match())?
+            .compile_matcher();
         graph.names().filter(|n| matcher.is_match(n)).collect()
     } else {
         graph.names().filter(|n| *n == pattern).collect()
@@ -172,7 +174,10 @@ mod tests {
             sel(&["+int_x+"], &[]),
             vec!["int_x", "mart_1", "stg_a", "stg_b"]
         );
-        assert_eq!(sel(&["stg_b+"], &[]), vec!["int_x", "mart_1", "mart_2", "stg_b"]);
+        assert_eq!(
+            sel(&["stg_b+"], &[]),
+            vec!["int_x", "mart_1", "mart_2", "stg_b"]
+        );
         assert_eq!(sel(&["stg_*"], &[]), vec!["stg_a", "stg_b"]);
         assert_eq!(sel(&["mart_1,mart_2"], &[]), vec!["mart_1", "mart_2"]);
         assert_eq!(sel(&["stg_b+"], &["int_x+"]), vec!["mart_2", "stg_b"]);
