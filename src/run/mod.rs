@@ -110,8 +110,8 @@ pub fn plan(pipeline: &Pipeline, run_date: NaiveDate) -> Result<ModelGraph, RunE
         .iter()
         .map(|s| s.contract.name.clone())
         .collect();
-    let graph =
-        ModelGraph::load(&pipeline.models_dir, &render, &sources).map_err(RunError::Models)?;
+    let graph = ModelGraph::load_folders(&pipeline.model_folders(), &render, &sources)
+        .map_err(RunError::Models)?;
     let missing: Vec<ModelError> = pipeline
         .publish
         .iter()

@@ -1,7 +1,7 @@
 //! Raw structs -> domain types, with every problem collected (no I/O here).
 
 use super::checks::{read_checks, ModelChecks};
-use super::raw::{RawColumn, RawPipeline, RawSource};
+use super::raw::{RawColumn, RawModels, RawPipeline, RawSource};
 use super::{closest, Problem};
 use crate::contract::{ColumnContract, ColumnType, Format, SourceContract};
 use std::collections::BTreeMap;
@@ -29,13 +29,25 @@ pub struct Pipeline {
     pub output: String,
     /// Local scratch folder for unpublished models.
     pub work: PathBuf,
-    /// Folder of SQL models.
+    /// Folder of SQL models (the first of `models:`).
     pub models_dir: PathBuf,
+    /// Further folders of `models:` overlaid on it in order: a model file there replaces the
+    /// same-named model (see [`Pipeline::model_folders`]).
+    pub model_overlays: Vec<PathBuf>,
     pub publish: Vec<String>,
     pub sources: Vec<Source>,
     pub vars: BTreeMap<String, VarValue>,
     /// Output contracts and data tests, per model (`checks:`).
     pub checks: Vec<ModelChecks>,
+}
+
+impl Pipeline {
+    /// Every folder of models, base first: what the model graph is read from.
+    pub fn model_folders(&self) -> Vec<PathBuf> {
+        std::iter::once(self.models_dir.clone())
+            .chain(self.model_overlays.iter().cloned())
+            .collect()
+    }
 }
 
 /// Where the SQL runs.
@@ -194,12 +206,21 @@ pub(crate) fn validate(
     }
     let default_share = raw.max_rejected_share.unwrap_or(DEFAULT_MAX_REJECTED_SHARE);
     check_share(default_share, "max_rejected_share", &mut problems);
-    for (key, value) in [
-        ("raw", &raw.raw),
-        ("output", &raw.output),
-        ("models", &raw.models),
-    ] {
+    for (key, value) in [("raw", &raw.raw), ("output", &raw.output)] {
         if value.trim().is_empty() {
+            problems.push(Problem::at(key, "must not be empty"));
+        }
+    }
+    let model_folders = raw.models.folders();
+    if model_folders.is_empty() {
+        problems.push(Problem::at("models", "needs at least one folder"));
+    }
+    for (i, dir) in model_folders.iter().enumerate() {
+        if dir.trim().is_empty() {
+            let key = match raw.models {
+                RawModels::One(_) => "models".to_string(),
+                RawModels::Layered(_) => format!("models[{i}]"),
+            };
             problems.push(Problem::at(key, "must not be empty"));
         }
     }
@@ -256,7 +277,11 @@ pub(crate) fn validate(
         raw: raw.raw,
         output: raw.output,
         work: resolve(raw.work.as_deref().unwrap_or("../data/work")),
-        models_dir: resolve(&raw.models),
+        models_dir: model_folders
+            .first()
+            .map(|d| resolve(d))
+            .unwrap_or_default(),
+        model_overlays: model_folders.iter().skip(1).map(|d| resolve(d)).collect(),
         publish: raw.publish,
         sources,
         vars,
