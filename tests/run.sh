@@ -17,6 +17,17 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import duckdb" 2>/dev
 fi
 export BEACON_TEST_PYTHON="$PWD/$venv/bin/python"
 
+if [ "${BEACON_SLOW_TESTS:-}" = "1" ]; then
+  # The slow tier parses and runs the Airflow DAG of pipelines/scheduling with a real Airflow.
+  af=.venv-airflow
+  if [ ! -x "$af/bin/airflow" ]; then
+    echo "== installing Airflow into $af (slow tier)"
+    python3 -m venv "$af"
+    "$af/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements-airflow.txt
+  fi
+  export BEACON_TEST_AIRFLOW="$PWD/$af"
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 

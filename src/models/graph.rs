@@ -167,12 +167,29 @@ impl ModelGraph {
                 },
             );
         }
-        match topo_sort(models) {
-            Ok(sorted) => (ModelGraph { models: sorted }, errors),
-            Err((cycle, sorted)) => {
-                errors.push(cycle);
-                (ModelGraph { models: sorted }, errors)
-            }
+        let (sorted, cycle) = topo_sort(models);
+        errors.extend(cycle);
+        (ModelGraph { models: sorted }, errors)
+    }
+
+    /// The models in `names`, in order, each reading only the others in `names` as models (what
+    /// they read outside it is registered before they run).
+    pub fn subgraph(&self, names: &BTreeSet<String>) -> ModelGraph {
+        ModelGraph {
+            models: self
+                .models
+                .iter()
+                .filter(|m| names.contains(&m.name))
+                .map(|m| Model {
+                    model_deps: m
+                        .model_deps
+                        .iter()
+                        .filter(|d| names.contains(*d))
+                        .cloned()
+                        .collect(),
+                    ..m.clone()
+                })
+                .collect(),
         }
     }
 
@@ -326,8 +343,8 @@ fn is_ident(b: u8) -> bool {
 }
 
 /// Kahn's algorithm with names in sorted order, so the order is the same on every run. On a
-/// cycle: the error, and the models that are not part of it or downstream of it, sorted.
-fn topo_sort(models: BTreeMap<String, Model>) -> Result<Vec<Model>, (ModelError, Vec<Model>)> {
+/// cycle: the models that are not part of it or downstream of it, sorted, and the cycle.
+fn topo_sort(models: BTreeMap<String, Model>) -> (Vec<Model>, Option<ModelError>) {
     let mut indegree: BTreeMap<&str, usize> = models.keys().map(|k| (k.as_str(), 0)).collect();
     let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for m in models.values() {
@@ -372,13 +389,14 @@ fn topo_sort(models: BTreeMap<String, Model>) -> Result<Vec<Model>, (ModelError,
             .into_iter()
             .filter_map(|n| models.remove(&n))
             .collect();
-        return Err((cycle, sorted));
+        return (sorted, Some(cycle));
     }
     let mut models = models;
-    Ok(order
+    let sorted = order
         .into_iter()
         .filter_map(|n| models.remove(&n))
-        .collect())
+        .collect();
+    (sorted, None)
 }
 
 /// Walks dependencies among the stuck models until one repeats: that loop is the cycle.

@@ -5,6 +5,7 @@
 //! parser reads the query and the tables it references become its dependencies ([`graph`]): no
 //! hand-written order, no `ref()` templating. [`exec`] runs independent models concurrently.
 
+pub mod dag;
 pub mod exec;
 pub mod graph;
 pub mod plan;

@@ -14,7 +14,6 @@ use datafusion::common::DataFusionError;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 /// What planning found.
@@ -106,11 +105,22 @@ pub fn describe_error(err: &DataFusionError, sql: &str, text: &str) -> (String, 
     let mut span = None;
     if let Some(d) = err.diagnostic() {
         message = d.message.clone();
-        for note in &d.notes {
-            message.push_str(&format!("; {}", note.message));
+        // DataFusion suggests similar columns one note at a time: say it once.
+        let texts: Vec<&str> = d
+            .notes
+            .iter()
+            .map(|n| n.message.as_str())
+            .chain(d.helps.iter().map(|h| h.message.as_str()))
+            .collect();
+        let similar: Vec<&str> = texts
+            .iter()
+            .filter_map(|m| m.strip_prefix("possible column "))
+            .collect();
+        for m in texts.iter().filter(|m| !m.starts_with("possible column ")) {
+            message.push_str(&format!("; {m}"));
         }
-        for help in &d.helps {
-            message.push_str(&format!("; {}", help.message));
+        if !similar.is_empty() {
+            message.push_str(&format!(", did you mean {}?", similar.join(" or ")));
         }
         // Some diagnostics (incompatible types) place only their notes: take the first.
         let first = d
@@ -203,18 +213,17 @@ fn to_written(span: SqlSpan, sql: &str, text: &str) -> SqlSpan {
     }
 }
 
-/// The file name a located problem refers to, for tests of this module.
-#[cfg(test)]
-fn file_of(e: &ModelError) -> &Path {
-    match e {
-        ModelError::Invalid { file, .. } => file,
-        _ => Path::new(""),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    fn file_of(e: &ModelError) -> &Path {
+        match e {
+            ModelError::Invalid { file, .. } => file,
+            _ => Path::new(""),
+        }
+    }
     use crate::models::render::RenderContext;
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
@@ -273,7 +282,7 @@ mod tests {
         assert_eq!(msgs.len(), 3, "{msgs:#?}");
         assert!(
             msgs[0].ends_with(
-                "a.sql:3:8: model `a`: column 'amont' not found; possible column stg.amount"
+                "a.sql:3:8: model `a`: column 'amont' not found, did you mean stg.amount?"
             ),
             "{msgs:#?}"
         );

@@ -25,6 +25,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use object_store::path::Path as ObjPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use writer::{write_dataframe, WriteOptions, WrittenFile, WrittenTable};
@@ -96,6 +97,21 @@ pub struct Manifest {
     pub committed_at: String,
     pub beacon_version: String,
     pub tables: Vec<TableEntry>,
+    /// The state of each source as this run left it in the raw zone (incremental sources: the
+    /// watermark the next run continues from).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, SourceState>,
+}
+
+/// A source's loaded state, recorded with the commit.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceState {
+    /// The raw-zone table (a folder of Parquet files).
+    pub location: String,
+    pub rows: u64,
+    /// Incremental sources: the largest cursor value loaded so far, as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<String>,
 }
 
 /// Describes a schema for the manifest.
@@ -151,12 +167,16 @@ impl Publisher {
         self.output.child(&format!("{model}/{}", self.partition()))
     }
 
-    /// Makes the staged tables the published ones and writes the manifest last.
+    /// Makes the staged tables the published ones and writes the manifest last. `carried` are
+    /// tables of the date's previous commit that this run did not rebuild (a `--select` run):
+    /// they stay as they are and are listed in the new manifest too.
     pub async fn commit(
         &self,
         tables: &[(String, WrittenTable)],
+        carried: &[TableEntry],
+        sources: BTreeMap<String, SourceState>,
     ) -> Result<Manifest, PublishError> {
-        let mut entries = Vec::new();
+        let mut entries: Vec<TableEntry> = carried.to_vec();
         for (model, table) in tables {
             let staged = self.staging(model);
             let target = self.partition_of(model);
@@ -173,6 +193,7 @@ impl Publisher {
                 schema: schema_info(&table.schema),
             });
         }
+        entries.sort_by(|a, b| a.model.cmp(&b.model));
         let manifest = Manifest {
             pipeline: self.pipeline.clone(),
             run_id: self.run_id.clone(),
@@ -180,6 +201,7 @@ impl Publisher {
             committed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             beacon_version: env!("CARGO_PKG_VERSION").to_string(),
             tables: entries,
+            sources,
         };
         self.write_json("manifest.json", &manifest).await?;
         self.cleanup().await;

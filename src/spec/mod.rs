@@ -17,7 +17,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use checks::{test_name, DataTest, ModelChecks, Severity, TestKind};
-pub use validate::{parse_byte_size, EngineSpec, Pipeline, Source, VarValue};
+pub use validate::{
+    parse_byte_size, EngineSpec, Incremental, LineageSpec, Pipeline, Source, VarValue,
+};
 
 /// A problem found in a pipeline file, with where it is.
 #[derive(Debug, Clone, PartialEq)]

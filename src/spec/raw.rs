@@ -51,6 +51,25 @@ pub struct RawPipeline {
     /// Per model: the columns its output contract requires and the data tests it must pass.
     #[serde(default)]
     pub checks: IndexMap<String, RawModelChecks>,
+    /// OpenLineage run events (START, COMPLETE, FAIL) to a file and/or an HTTP endpoint.
+    #[serde(default)]
+    pub lineage: Option<RawLineage>,
+}
+
+/// Where OpenLineage events go.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLineage {
+    /// Job namespace in the events (default `beacon`).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Local file the events are appended to, one JSON document per line.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// OpenLineage HTTP endpoint each event is POSTed to (e.g. Marquez's `/api/v1/lineage`); an
+    /// API key, if needed, comes from the `OPENLINEAGE_API_KEY` environment variable.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// The checks of one model: `columns` (the output contract, each with its column tests) and
@@ -112,6 +131,17 @@ pub struct RawSource {
     pub max_rejected_share: Option<f64>,
     /// The contract columns: `Name: type` or `Name: {type: .., required: .., values: [..]}`.
     pub columns: IndexMap<String, RawColumn>,
+    /// Load only rows newer than the last committed watermark and merge them by primary key.
+    #[serde(default)]
+    pub incremental: Option<RawIncremental>,
+}
+
+/// `incremental:` of a source.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIncremental {
+    /// The column that grows when a row changes (`SystemModstamp`, `LastModifiedDate`).
+    pub cursor: String,
 }
 
 /// A contract column, written short (`timestamp`, `string required`) or long (a mapping).

@@ -41,7 +41,7 @@ fn minimal_pipeline_parses_with_defaults() {
     assert_eq!(p.name, "t");
     assert_eq!(p.engine, EngineSpec::Local);
     assert_eq!(p.memory_limit, None);
-    assert_eq!(p.models_dir, Path::new("pipelines/./sql"));
+    assert_eq!(p.models_dir, Path::new("pipelines/sql"));
     let leads = &p.sources[0].contract;
     assert_eq!(leads.name, "leads");
     assert_eq!(leads.primary_key, vec!["Id"]);

@@ -27,8 +27,9 @@ pub struct Pipeline {
     pub raw: String,
     /// Output location (URL or path as written, resolved by `storage`).
     pub output: String,
-    /// Local scratch folder for unpublished models.
-    pub work: PathBuf,
+    /// Scratch location for unpublished models (path or URL as written, resolved by `storage`;
+    /// default `../data/work`).
+    pub work: String,
     /// Folder of SQL models (the first of `models:`).
     pub models_dir: PathBuf,
     /// Further folders of `models:` overlaid on it in order: a model file there replaces the
@@ -39,6 +40,17 @@ pub struct Pipeline {
     pub vars: BTreeMap<String, VarValue>,
     /// Output contracts and data tests, per model (`checks:`).
     pub checks: Vec<ModelChecks>,
+    /// Where OpenLineage events go (none: no events).
+    pub lineage: Option<LineageSpec>,
+}
+
+/// `lineage:`: where OpenLineage run events go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineageSpec {
+    pub namespace: String,
+    /// Local NDJSON file (resolved against the pipeline's folder).
+    pub file: Option<PathBuf>,
+    pub url: Option<url::Url>,
 }
 
 impl Pipeline {
@@ -66,6 +78,16 @@ pub struct Source {
     pub contract: SourceContract,
     pub location: String,
     pub optional: bool,
+    /// Incremental loading: the cursor column (a contract column) and its type.
+    pub incremental: Option<Incremental>,
+}
+
+/// An incremental source: rows newer than the last committed watermark of `cursor` are merged
+/// into the previous state by primary key, the row with the later cursor winning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incremental {
+    pub cursor: String,
+    pub cursor_type: ColumnType,
 }
 
 /// A value of `vars:`; rendered into SQL as a literal.
@@ -246,6 +268,39 @@ pub(crate) fn validate(
         }
     }
     let checks = read_checks(&raw.checks, &mut problems);
+    let mut lineage = None;
+    if let Some(l) = &raw.lineage {
+        let url = match l.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            None => None,
+            Some(u) => match url::Url::parse(u) {
+                Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Some(parsed),
+                _ => {
+                    problems.push(Problem::at(
+                        "lineage.url",
+                        "must be an http(s):// URL of an OpenLineage endpoint",
+                    ));
+                    None
+                }
+            },
+        };
+        let file = l
+            .file
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(PathBuf::from);
+        if file.is_none() && url.is_none() && problems.is_empty() {
+            problems.push(Problem::at(
+                "lineage",
+                "give `file:` (a local NDJSON file), `url:` (an OpenLineage endpoint), or both",
+            ));
+        }
+        lineage = Some(LineageSpec {
+            namespace: l.namespace.clone().unwrap_or_else(|| "beacon".to_string()),
+            file,
+            url,
+        });
+    }
     let mut seen = std::collections::BTreeSet::new();
     for (i, m) in raw.publish.iter().enumerate() {
         if !seen.insert(m) {
@@ -261,9 +316,9 @@ pub(crate) fn validate(
     let resolve = |p: &str| -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
-            p.to_path_buf()
+            normalize(p)
         } else {
-            base_dir.join(p)
+            normalize(&base_dir.join(p))
         }
     };
     Ok(Pipeline {
@@ -276,7 +331,10 @@ pub(crate) fn validate(
         target_partitions: raw.target_partitions,
         raw: raw.raw,
         output: raw.output,
-        work: resolve(raw.work.as_deref().unwrap_or("../data/work")),
+        work: raw
+            .work
+            .clone()
+            .unwrap_or_else(|| "../data/work".to_string()),
         models_dir: model_folders
             .first()
             .map(|d| resolve(d))
@@ -286,7 +344,35 @@ pub(crate) fn validate(
         sources,
         vars,
         checks,
+        lineage: lineage.map(|l| LineageSpec {
+            file: l.file.map(|f| resolve(&f.to_string_lossy())),
+            ..l
+        }),
     })
+}
+
+/// `pipelines/../sql` -> `sql`: shorter paths in messages. Lexical (`..` after a symlinked folder
+/// would differ, which pipeline folders are not expected to be).
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 fn check_share(v: f64, path: &str, problems: &mut Vec<Problem>) {
@@ -368,6 +454,36 @@ fn validate_source(
             ));
         }
     }
+    let mut incremental = None;
+    if let Some(inc) = &src.incremental {
+        match columns.iter().find(|c| c.name == inc.cursor) {
+            None => {
+                let hint = closest(&inc.cursor, src.columns.keys().map(String::as_str))
+                    .map(|c| format!(", did you mean `{c}`?"))
+                    .unwrap_or_default();
+                problems.push(Problem::at(
+                    at("incremental.cursor"),
+                    format!("`{}` is not a column of this source{hint}", inc.cursor),
+                ));
+            }
+            Some(c) if c.column_type == ColumnType::Boolean => problems.push(Problem::at(
+                at("incremental.cursor"),
+                "a cursor is a timestamp, date, number or text that grows; not a boolean",
+            )),
+            Some(c) => {
+                incremental = Some(Incremental {
+                    cursor: c.name.clone(),
+                    cursor_type: c.column_type,
+                })
+            }
+        }
+        if src.primary_key.is_empty() {
+            problems.push(Problem::at(
+                at("incremental"),
+                "an incremental source needs a `primary_key`: new rows replace old ones by it",
+            ));
+        }
+    }
     if problems.len() > before {
         return None;
     }
@@ -383,6 +499,7 @@ fn validate_source(
         },
         location: src.location.clone(),
         optional: src.optional,
+        incremental,
     })
 }
 

@@ -196,7 +196,7 @@ fn validate_and_dag_describe_the_tiny_project() {
         .current_dir(dir.path()));
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout.contains("ok (3 sources, 3 models, 2 published)"),
+        stdout.contains("ok (3 sources, 3 models, 2 published, 0 tests)"),
         "{stdout}"
     );
     let (code, stdout, _) = run(beacon()

@@ -2,9 +2,12 @@
 //! One test binary (see Cargo.toml `autotests = false`): each extra binary would link DataFusion again.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod analyst;
 mod common;
 mod e2e;
 mod errors;
 mod golden;
+mod ops;
 mod realdata;
+mod scheduling;
 mod scoring;
