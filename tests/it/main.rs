@@ -14,3 +14,4 @@ mod realdata;
 mod s3;
 mod s3env;
 mod scheduling;
+mod scoring;
