@@ -69,17 +69,26 @@ fn shipped_sample_ranks_explains_and_reproduces_its_scores() {
     assert!(f(&e["auc"]) >= 0.75, "holdout AUC {e:?}");
     assert!(f(&e["top_decile_lift"]) >= 3.0, "top-decile lift {e:?}");
     assert!(e["test_rows"].as_u64().unwrap_or(0) >= 500, "{e:?}");
-    // Calibration. The 5-point bound per decile is out of statistical reach on this holdout (573
-    // leads, ~57 per decile: a perfectly calibrated model passes it about 4 times in 10); it is
-    // guarded on a larger sample below. Here: is_calibrated says what it means, the overall rate
-    // is right, and no decile is off by more than 4 standard errors of its observed rate.
-    let max_error = f(&e["max_decile_calibration_error"]);
-    assert_eq!(e["is_calibrated"], Value::Bool(max_error <= 0.05), "{e:?}");
+    // Calibration (METRICS.md): on the holdout, each decile's mean prediction within 5 points of
+    // its observed rate. The shipped sample has 20,000 leads so that its holdout (~2,300 leads) can
+    // show it: at 5,000 leads a perfectly calibrated model would pass only 4 times in 10.
+    assert!(e["test_rows"].as_u64().unwrap_or(0) >= 2000, "{e:?}");
+    assert_eq!(e["is_calibrated"], Value::Bool(true), "{e:?}");
     assert!(
         (f(&e["test_mean_predicted"]) - f(&e["test_conversion_rate"])).abs() <= 0.02,
         "calibration in the large {e:?}"
     );
-    assert!(f(&e["max_decile_calibration_z"]) <= 4.0, "{e:?}");
+    let per_decile = duckdb(&format!(
+        "SELECT decile, mean_predicted, observed_rate FROM {} ORDER BY decile",
+        hive(&out.join("lead_score_calibration"))
+    ));
+    assert_eq!(per_decile.len(), 10);
+    for d in &per_decile {
+        assert!(
+            (f(&d[1]) - f(&d[2])).abs() <= 0.05,
+            "decile {d:?} is more than 5 points off"
+        );
+    }
     let deciles = duckdb(&format!(
         "SELECT count(*), sum(leads) FROM {}",
         hive(&out.join("lead_score_calibration"))
@@ -129,38 +138,10 @@ fn shipped_sample_ranks_explains_and_reproduces_its_scores() {
                                              OR a.model_version IS DISTINCT FROM b.model_version)
          FROM {scores} a FULL JOIN {other} b USING (lead_id)"
     ));
-    assert_eq!(diff[0][0], Value::from(5000), "{diff:?}");
+    assert_eq!(diff[0][0], Value::from(20000), "{diff:?}");
     assert_eq!(diff[0][1], Value::from(0), "scores differ between two runs");
     let e2 = evaluation(&second.path().join("output"));
     assert_eq!(e, e2, "the evaluation is reproducible too");
-}
-
-#[test]
-fn generated_20k_sample_is_calibrated_within_five_points_per_decile() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let (code, _, stderr) = run(beacon()
-        .args(["sample-data", "--leads", "20000", "--out"])
-        .arg(&data));
-    assert_eq!(code, 0, "{stderr}");
-    run_sample(dir.path(), Some(&data));
-    let out = dir.path().join("output");
-    let e = evaluation(&out);
-    eprintln!("20k sample evaluation: {e:?}");
-    assert!(f(&e["auc"]) >= 0.75, "{e:?}");
-    assert!(e["test_rows"].as_u64().unwrap_or(0) >= 2000, "{e:?}");
-    assert_eq!(e["is_calibrated"], Value::Bool(true), "{e:?}");
-    let deciles = duckdb(&format!(
-        "SELECT decile, mean_predicted, observed_rate FROM {} ORDER BY decile",
-        hive(&out.join("lead_score_calibration"))
-    ));
-    assert_eq!(deciles.len(), 10);
-    for d in &deciles {
-        assert!(
-            (f(&d[1]) - f(&d[2])).abs() <= 0.05,
-            "decile {d:?} is more than 5 points off"
-        );
-    }
 }
 
 /// hot_list.sql as shipped, on hand-made inputs (tests/fixtures/hot_list/sql/inputs): 100 AE hours,
