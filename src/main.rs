@@ -78,6 +78,10 @@ enum Command {
         /// Incremental sources: ignore the last watermark, load and merge everything.
         #[arg(long)]
         full_refresh: bool,
+        /// Continue the date's last failed run: re-use the sources it loaded and the models
+        /// that succeeded, build the rest.
+        #[arg(long, conflicts_with_all = ["select", "exclude", "from", "to"])]
+        resume: bool,
         #[command(flatten)]
         selection: Selection,
     },
@@ -190,12 +194,14 @@ async fn dispatch(cli: Cli) -> ExitCode {
             to,
             force,
             full_refresh,
+            resume,
             selection,
         } => {
             let options = RunOptions {
                 select: selection.select,
                 exclude: selection.exclude,
                 full_refresh,
+                resume,
             };
             match (from, to) {
                 (Some(from), Some(to)) => {

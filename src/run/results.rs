@@ -32,6 +32,9 @@ pub struct RunResults {
     /// The models a `--select` run built (absent for a full run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub selected: Option<Vec<String>>,
+    /// `--resume`: the failed run whose results this run re-used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<String>,
     pub sources: Vec<SourceResult>,
     pub models: Vec<ModelResult>,
     /// Data tests run before publishing.
@@ -52,6 +55,7 @@ impl RunResults {
             beacon_version: env!("CARGO_PKG_VERSION").to_string(),
             error: None,
             selected: None,
+            resumed_from: None,
             sources: Vec::new(),
             models: Vec::new(),
             tests: Vec::new(),

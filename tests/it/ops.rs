@@ -413,3 +413,135 @@ fn incremental_sources_merge_new_rows_by_key_from_the_committed_watermark() {
         vec![("006E".to_string(), 9.0)]
     );
 }
+
+#[test]
+fn resume_reuses_what_the_failed_run_built_and_builds_the_rest() {
+    let dir = fixture("tiny");
+    let d = dir.path();
+    let model = d.join("sql/marts/opportunity_summary.sql");
+    let good = std::fs::read_to_string(&model).unwrap();
+    std::fs::write(
+        &model,
+        good.replace("COUNT(*) AS opportunities", "COUNT(nope) AS opportunities"),
+    )
+    .unwrap();
+    let (code, _, _) = run_tiny(d, &["--date", "2026-03-31"]);
+    assert_eq!(code, 1);
+    // Nothing to resume on another date; a usage error on conflicting options.
+    let (code, _, stderr) = run_tiny(d, &["--date", "2026-04-01", "--resume"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("--resume: no failed run of run_date=2026-04-01"),
+        "{stderr}"
+    );
+    let (code, _, _) = run_tiny(
+        d,
+        &["--date", "2026-03-31", "--resume", "--select", "stg_leads"],
+    );
+    assert_eq!(code, 2);
+
+    std::fs::write(&model, &good).unwrap();
+    let (code, _, stderr) = run_tiny(d, &["--date", "2026-03-31", "--resume"]);
+    assert_eq!(code, 0, "{stderr}");
+    let meta = d.join("out/published/_beacon/runs/run_date=2026-03-31");
+    let results: Value =
+        serde_json::from_slice(&std::fs::read(meta.join("run_results.json")).unwrap()).unwrap();
+    let built: Vec<&str> = results["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        built,
+        vec!["opportunity_summary"],
+        "only the failed model is built again"
+    );
+    // The loaded sources are re-used; only the missing optional one is looked for again.
+    let looked: Vec<(&str, &str)> = results["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(looked, vec![("usage_events", "skipped")]);
+    assert!(results["resumed_from"].as_str().is_some());
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(meta.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest["tables"].as_array().unwrap().len(),
+        2,
+        "both tables are committed"
+    );
+    assert_eq!(manifest["run_id"], results["run_id"]);
+    let rows = duckdb(&format!(
+        "SELECT channel, leads FROM {} ORDER BY channel",
+        hive(&d.join("out/published/leads_by_source"))
+    ));
+    assert_eq!(
+        rows.len(),
+        3,
+        "the model the failed run built is published: {rows:?}"
+    );
+    let rows = duckdb(&format!(
+        "SELECT opportunities FROM {}",
+        hive(&d.join("out/published/opportunity_summary"))
+    ));
+    assert_eq!(rows, vec![vec![serde_json::json!(3)]]);
+    // Its files carry the committing run's id, as the reader rule expects.
+    let success: Value = serde_json::from_slice(
+        &std::fs::read(d.join("out/published/leads_by_source/run_date=2026-03-31/_SUCCESS"))
+            .unwrap(),
+    )
+    .unwrap();
+    let run_id = results["run_id"].as_str().unwrap();
+    assert_eq!(success["run_id"], run_id);
+    for f in success["files"].as_array().unwrap() {
+        assert!(
+            f.as_str().unwrap().starts_with(&format!("part-{run_id}-")),
+            "{success}"
+        );
+    }
+    // The failed run is forgotten: a second --resume has nothing to do.
+    let (code, _, stderr) = run_tiny(d, &["--date", "2026-03-31", "--resume"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no failed run"), "{stderr}");
+    assert!(
+        !d.join("out/published/_beacon/staging/run_date=2026-03-31")
+            .exists()
+            || std::fs::read_dir(d.join("out/published/_beacon/staging/run_date=2026-03-31"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}
+
+#[test]
+fn resume_after_a_failed_load_loads_what_is_missing() {
+    let dir = fixture("tiny");
+    let d = dir.path();
+    let csv = d.join("data/opportunities.csv");
+    let good = std::fs::read_to_string(&csv).unwrap();
+    std::fs::write(&csv, good.replace("Id,CreatedDate,", "Id,Created,")).unwrap();
+    assert_eq!(run_tiny(d, &["--date", "2026-03-31"]).0, 1);
+    std::fs::write(&csv, &good).unwrap();
+    let (code, _, stderr) = run_tiny(d, &["--date", "2026-03-31", "--resume"]);
+    assert_eq!(code, 0, "{stderr}");
+    let results: Value = serde_json::from_slice(
+        &std::fs::read(d.join("out/published/_beacon/runs/run_date=2026-03-31/run_results.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let loaded: Vec<&str> = results["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        loaded,
+        vec!["opportunities", "usage_events"],
+        "leads loaded before the failure is re-used"
+    );
+    assert_eq!(results["models"].as_array().unwrap().len(), 3);
+}
