@@ -78,7 +78,7 @@ targets AS (
         CASE
             WHEN lir_rate IS NOT NULL THEN lir_rate >= {{ var('lir_target') }}
             ELSE coalesce(renewal_rate_12m >= {{ var('renewal_rate_target') }}, FALSE)
-        END                                                                     AS retention_holds,
+        END                                                                     AS product_market_fit_holds,
         coalesce(ltv_to_cac >= {{ var('ltv_to_cac_target') }}, FALSE)
             AND coalesce(payback_months <= {{ var('payback_months_target') }}, FALSE)
             AND coalesce(magic_number >= {{ var('magic_number_target') }}, FALSE) AS unit_economics_hold
@@ -93,7 +93,7 @@ SELECT
     payback_months,
     magic_number,
     CASE
-        WHEN NOT retention_holds THEN 'pursuing_product_market_fit'
+        WHEN NOT product_market_fit_holds THEN 'pursuing_product_market_fit'
         WHEN NOT unit_economics_hold THEN 'pursuing_go_to_market_fit'
         ELSE 'growth_and_moat'
     END AS phase
