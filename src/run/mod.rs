@@ -14,6 +14,7 @@ mod artifacts;
 pub mod inspect;
 pub mod lineage;
 mod results;
+pub mod retention;
 pub mod state;
 
 pub use results::{ModelResult, RunResults, SourceResult, Status};
@@ -503,6 +504,15 @@ pub async fn run(
                     }
                 }
                 state::remove_failed(&date_folder).await;
+                if let Some(keep) = &pipeline.retention {
+                    let (deleted, problems) =
+                        retention::apply(pipeline, keep, &output, &raw, &work_root, run_date).await;
+                    results.deleted_run_dates = deleted;
+                    for w in problems {
+                        observer(RunEvent::Warning(w.clone()));
+                        results.warnings.push(w);
+                    }
+                }
                 let keep: BTreeSet<String> = next
                     .models
                     .values()

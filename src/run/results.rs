@@ -41,6 +41,9 @@ pub struct RunResults {
     pub tests: Vec<crate::checks::TestResult>,
     /// Problems that did not fail the run (e.g. a lineage endpoint that did not answer).
     pub warnings: Vec<String>,
+    /// Older run dates deleted by `retention:` after this run's commit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deleted_run_dates: Vec<NaiveDate>,
 }
 
 impl RunResults {
@@ -60,6 +63,7 @@ impl RunResults {
             models: Vec::new(),
             tests: Vec::new(),
             warnings: Vec::new(),
+            deleted_run_dates: Vec::new(),
         }
     }
 }
