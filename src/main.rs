@@ -1,7 +1,8 @@
 //! The `beacon` command line: parse arguments, call the library, render results and errors.
 //!
-//! Exit codes: 0 success; 1 the run failed (a source, a model or the publish step); 2 the
-//! pipeline or the command line is invalid (nothing was read or written).
+//! Exit codes: 0 success; 1 the run failed (a source, a model or the publish step), or `report`
+//! found no committed run; 2 the pipeline or the command line is invalid (nothing was read or
+//! written); 3 the run was committed but its HTML report could not be written.
 
 use beacon::models::ModelEvent;
 use beacon::run::{RunEvent, RunOutcome, Status};
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 const EXIT_RUN_FAILED: u8 = 1;
 const EXIT_INVALID: u8 = 2;
+const EXIT_REPORT_FAILED: u8 = 3;
 
 #[derive(Parser)]
 #[command(
@@ -61,6 +63,14 @@ enum Command {
         #[command(flatten)]
         args: PipelineArgs,
         /// Logical date of the run (default: today in UTC).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<NaiveDate>,
+    },
+    /// Re-render the HTML report of a committed run from its published tables.
+    Report {
+        #[command(flatten)]
+        args: PipelineArgs,
+        /// Logical date of the run (default: the latest committed run).
         #[arg(long, value_name = "YYYY-MM-DD")]
         date: Option<NaiveDate>,
     },
@@ -132,6 +142,7 @@ fn init_logging(format: LogFormat) {
 async fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run { args, date } => cmd_run(&args, date, cli.log_format).await,
+        Command::Report { args, date } => cmd_report(&args, date).await,
         Command::Validate { args } => cmd_validate(&args),
         Command::Dag { args, format } => cmd_dag(&args, format),
         Command::SampleData {
@@ -190,7 +201,16 @@ async fn cmd_run(args: &PipelineArgs, date: Option<NaiveDate>, log_format: LogFo
     match result {
         Ok(outcome) => {
             print_summary(&outcome);
-            ExitCode::SUCCESS
+            match &outcome.results.report {
+                Some(r) if r.status == Status::Error => {
+                    eprintln!(
+                        "error: the run was committed, but its report could not be written: {}",
+                        r.error.as_deref().unwrap_or("unknown error")
+                    );
+                    ExitCode::from(EXIT_REPORT_FAILED)
+                }
+                _ => ExitCode::SUCCESS,
+            }
         }
         Err(e @ beacon::run::RunError::Models(_)) => fail(EXIT_INVALID, &e),
         Err(e) => fail(EXIT_RUN_FAILED, &e),
@@ -236,6 +256,42 @@ fn print_summary(outcome: &RunOutcome) {
             manifest.tables.len(),
             manifest.run_date
         );
+    }
+    if let Some(report) = &r.report {
+        if let Some(location) = &report.location {
+            println!("report: {location} ({} KB)", report.bytes.div_ceil(1024));
+        }
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+}
+
+async fn cmd_report(args: &PipelineArgs, date: Option<NaiveDate>) -> ExitCode {
+    let pipeline = match load_pipeline(args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let run_date = match date {
+        Some(d) => d,
+        None => match beacon::report::latest_run_date(&pipeline).await {
+            Ok(d) => d,
+            Err(e) => return fail(EXIT_RUN_FAILED, &e),
+        },
+    };
+    match beacon::report::write(&pipeline, run_date).await {
+        Ok(written) => {
+            for w in &written.warnings {
+                eprintln!("warning: {w}");
+            }
+            println!(
+                "report for run_date={run_date}: {} ({} KB)",
+                written.location,
+                written.bytes.div_ceil(1024)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(EXIT_RUN_FAILED, &e),
     }
 }
 

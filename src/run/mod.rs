@@ -3,11 +3,12 @@
 //! This module conducts; the stages do not call each other. The order is chosen so that the
 //! cheap checks fail first: the model graph (SQL syntax, references, cycles) is built before any
 //! data is read, every source is loaded before any model runs, and nothing is published unless
-//! every model succeeded. `run_results.json` is written for failed runs too.
+//! every model succeeded. After the commit the HTML report is written from the published data.
+//! `run_results.json` is written for failed runs too.
 
 mod results;
 
-pub use results::{ModelResult, RunResults, SourceResult, Status};
+pub use results::{ModelResult, ReportResult, RunResults, SourceResult, Status};
 
 use crate::engine::{self, EngineOptions};
 use crate::load::{self, InputFile, LoadOptions, RawTarget};
@@ -189,6 +190,11 @@ pub async fn run(
     match outcome {
         Ok(manifest) => {
             results.status = Status::Success;
+            // The data is committed; the report is rendered from it (see crate::report). A
+            // failure here is recorded, not raised: the commit stands.
+            let t0 = Instant::now();
+            let report = crate::report::write(pipeline, run_date).await;
+            results.report = Some(ReportResult::from_outcome(&report, t0.elapsed()));
             publisher.write_json("run_results.json", &results).await?;
             Ok(RunOutcome {
                 results,

@@ -31,6 +31,9 @@ pub struct RunResults {
     pub error: Option<String>,
     pub sources: Vec<SourceResult>,
     pub models: Vec<ModelResult>,
+    /// The HTML report written after the commit (absent when nothing was committed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportResult>,
 }
 
 impl RunResults {
@@ -46,6 +49,7 @@ impl RunResults {
             error: None,
             sources: Vec::new(),
             models: Vec::new(),
+            report: None,
         }
     }
 }
@@ -169,6 +173,47 @@ impl ModelResult {
             bytes: 0,
             seconds: elapsed.as_secs_f64(),
             error: Some(error.to_string()),
+        }
+    }
+}
+
+/// The report of a committed run. Its failure does not undo the commit: the data stays
+/// published, `status` is `error` here, and the CLI exits with its own code.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportResult {
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    pub bytes: u64,
+    pub seconds: f64,
+    /// Panels that could not be drawn (the report was written without them).
+    pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ReportResult {
+    pub fn from_outcome(
+        outcome: &Result<crate::report::WrittenReport, crate::report::ReportError>,
+        elapsed: Duration,
+    ) -> Self {
+        match outcome {
+            Ok(w) => ReportResult {
+                status: Status::Success,
+                location: Some(w.location.clone()),
+                bytes: w.bytes,
+                seconds: elapsed.as_secs_f64(),
+                warnings: w.warnings.clone(),
+                error: None,
+            },
+            Err(e) => ReportResult {
+                status: Status::Error,
+                location: None,
+                bytes: 0,
+                seconds: elapsed.as_secs_f64(),
+                warnings: Vec::new(),
+                error: Some(e.to_string()),
+            },
         }
     }
 }
