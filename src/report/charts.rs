@@ -68,6 +68,8 @@ pub struct Heatmap<'a> {
     pub size_header: &'a str,
     pub col_header: &'a str,
     pub columns: usize,
+    /// The first column shown (leading columns without any value can be left out).
+    pub col_offset: usize,
     pub rows: Vec<HeatRow>,
     pub ramp: Ramp,
     pub domain: (f64, f64),
@@ -88,10 +90,10 @@ pub struct HeatLayout {
 
 impl Heatmap<'_> {
     pub fn layout(&self) -> HeatLayout {
-        let left = 118.0;
+        let left = 150.0;
         let top = 40.0;
-        let cols = self.columns.max(1) as f64;
-        let cell_w = ((860.0 - left) / cols).clamp(26.0, 52.0);
+        let cols = self.columns.saturating_sub(self.col_offset).max(1) as f64;
+        let cell_w = ((1150.0 - left) / cols).clamp(26.0, 56.0);
         let cell_h = 19.0;
         let width = left + cols * cell_w + 8.0;
         let height = top + self.rows.len() as f64 * cell_h + 64.0;
@@ -117,8 +119,9 @@ impl Heatmap<'_> {
     pub fn render(&self) -> String {
         let l = self.layout();
         let mut svg = Svg::new(self.id, l.width, l.height, self.title, self.desc);
+        let shown = self.columns.saturating_sub(self.col_offset);
         svg.text(
-            l.left + self.columns as f64 * l.cell_w / 2.0,
+            l.left + shown as f64 * l.cell_w / 2.0,
             13.0,
             "middle",
             "axl",
@@ -126,9 +129,9 @@ impl Heatmap<'_> {
         );
         svg.text(4.0, l.top - 8.0, "start", "axl", self.row_header);
         svg.text(l.left - 6.0, l.top - 8.0, "end", "axl", self.size_header);
-        for c in 0..self.columns {
+        for c in self.col_offset..self.columns {
             svg.text(
-                l.left + (c as f64 + 0.5) * l.cell_w,
+                l.left + ((c - self.col_offset) as f64 + 0.5) * l.cell_w,
                 l.top - 8.0,
                 "middle",
                 "ax",
@@ -140,11 +143,17 @@ impl Heatmap<'_> {
             let y = l.top + r as f64 * l.cell_h;
             svg.text(4.0, y + l.cell_h * 0.68, "start", "ax", &row.label);
             svg.text(l.left - 6.0, y + l.cell_h * 0.68, "end", "ax mu", &row.size);
-            for (c, cell) in row.cells.iter().enumerate().take(self.columns) {
+            for (c, cell) in row
+                .cells
+                .iter()
+                .enumerate()
+                .take(self.columns)
+                .skip(self.col_offset)
+            {
                 let HeatCell::Value { value, tip } = cell else {
                     continue;
                 };
-                let x = l.left + c as f64 * l.cell_w;
+                let x = l.left + (c - self.col_offset) as f64 * l.cell_w;
                 let v = value.filter(|v| v.is_finite());
                 let (fill, dark) = match v {
                     Some(v) => {
@@ -695,7 +704,7 @@ impl VBars<'_> {
                 color::TARGET,
                 r#"stroke-width="1.5" stroke-dasharray="5 3""#,
             );
-            svg.text(w - mr, py - 5.0, "end", "ax", label);
+            svg.text(ml + 4.0, py - 5.0, "start", "ax", label);
         }
         svg.text((ml + w - mr) / 2.0, h - 6.0, "middle", "axl", self.x_label);
         svg.raw(&format!(
@@ -745,10 +754,19 @@ pub fn roc_curve(bins: &[ScoreBin]) -> Option<(Vec<(f64, f64)>, f64)> {
     Some((points, auc))
 }
 
-/// The ROC curve of the holdout.
-pub fn roc_chart(id: &str, points: &[(f64, f64)], auc: Option<f64>, desc: &str) -> String {
-    let (w, h): (f64, f64) = (420.0, 360.0);
-    let (ml, mr, mt, mb) = (52.0, 18.0, 14.0, 44.0);
+/// One curve of a ROC chart.
+#[derive(Debug, Clone)]
+pub struct RocLine {
+    pub label: String,
+    pub points: Vec<(f64, f64)>,
+    pub color: String,
+    pub dashed: bool,
+}
+
+/// ROC curves (the first is the main one, shaded, with `auc` written on the chart).
+pub fn roc_chart(id: &str, curves: &[RocLine], auc: Option<f64>, desc: &str) -> String {
+    let (w, h): (f64, f64) = (420.0, 380.0);
+    let (ml, mr, mt, mb) = (52.0, 18.0, 34.0, 44.0);
     let side = (w - ml - mr).min(h - mt - mb);
     let x = Linear::new((0.0, 1.0), (ml, ml + side));
     let y = Linear::new((0.0, 1.0), (mt + side, mt));
@@ -779,35 +797,74 @@ pub fn roc_chart(id: &str, points: &[(f64, f64)], auc: Option<f64>, desc: &str) 
         color::MUTED,
         r#"stroke-dasharray="4 4""#,
     );
-    let mut area = format!("M{},{}", n(x.map(0.0)), n(y.map(0.0)));
-    let mut line = String::new();
-    for (i, (fx, ty)) in points.iter().enumerate() {
-        let _ = write!(
-            line,
-            "{}{},{}",
-            if i == 0 { "M" } else { "L" },
-            n(x.map(*fx)),
-            n(y.map(*ty))
-        );
-        let _ = write!(area, "L{},{}", n(x.map(*fx)), n(y.map(*ty)));
+    for (i, c) in curves.iter().enumerate() {
+        let mut line = String::new();
+        for (j, (fx, ty)) in c.points.iter().enumerate() {
+            let _ = write!(
+                line,
+                "{}{},{}",
+                if j == 0 { "M" } else { "L" },
+                n(x.map(*fx)),
+                n(y.map(*ty))
+            );
+        }
+        if i == 0 {
+            svg.raw(&format!(
+                r#"<path d="{line}L{},{}Z" fill="{}" opacity="0.35"/>"#,
+                n(x.map(1.0)),
+                n(y.map(0.0)),
+                color::PRIMARY_LIGHT
+            ));
+        }
+        let dash = if c.dashed {
+            r#" stroke-dasharray="6 4""#
+        } else {
+            ""
+        };
+        svg.raw(&format!(
+            r#"<path d="{line}" fill="none" stroke="{}" stroke-width="{}"{dash}><title>{}</title></path>"#,
+            c.color,
+            if i == 0 { "2.5" } else { "1.8" },
+            esc(&c.label)
+        ));
+        if i == 0 {
+            for (fx, ty) in c
+                .points
+                .iter()
+                .skip(1)
+                .take(c.points.len().saturating_sub(2))
+            {
+                svg.circle(
+                    x.map(*fx),
+                    y.map(*ty),
+                    3.0,
+                    &c.color,
+                    &format!(
+                        "{} of converters found, {} of the others flagged",
+                        format::pct(Some(*ty), 0),
+                        format::pct(Some(*fx), 0)
+                    ),
+                );
+            }
+        }
     }
-    let _ = write!(area, "L{},{}Z", n(x.map(1.0)), n(y.map(0.0)));
-    svg.raw(&format!(
-        r#"<path d="{area}" fill="{}" opacity="0.35"/>"#,
-        color::PRIMARY_LIGHT
-    ));
-    svg.raw(&format!(
-        r#"<path d="{line}" fill="none" stroke="{}" stroke-width="2.5"><title>ROC curve: share of converting leads found (true positive rate) against share of the others flagged (false positive rate)</title></path>"#,
-        color::PRIMARY
-    ));
     if let Some(a) = auc {
         svg.text(
-            x.map(0.58),
-            y.map(0.12),
-            "start",
+            x.map(0.97),
+            y.map(0.06),
+            "end",
             "big",
             &format!("AUC {}", format::num(Some(a), 3)),
         );
+    }
+    let mut lx = ml;
+    for c in curves {
+        let kind = if c.dashed {
+            LegendKind::Dashed
+        } else {
+            LegendKind::Line
+        };
+        lx = legend_item(&mut svg, lx, 14.0, &c.label, &c.color, kind);
     }
     svg.text(
         ml + side / 2.0,
@@ -828,6 +885,7 @@ pub fn roc_chart(id: &str, points: &[(f64, f64)], auc: Option<f64>, desc: &str) 
 pub struct CalibrationPoint {
     pub decile: i64,
     pub leads: f64,
+    pub conversions: f64,
     pub mean_predicted: Option<f64>,
     pub observed_rate: Option<f64>,
 }
@@ -1044,7 +1102,7 @@ pub fn phase_style(phase: Option<&str>) -> (String, &'static str) {
 /// The phase of each of the last months, as a strip of coloured cells.
 pub fn phase_strip(id: &str, months: &[String], phases: &[Option<String>]) -> String {
     let count = months.len().max(1);
-    let (ml, w) = (4.0, 720.0);
+    let (ml, w) = (4.0, 1120.0);
     let cw = (w - 2.0 * ml) / count as f64;
     let h = 74.0;
     let mut svg = Svg::new(

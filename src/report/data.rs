@@ -805,12 +805,13 @@ async fn calibration(t: &Tables) -> Section<Vec<CalibrationPoint>> {
     let r = t
         .query(
             "lead_score_calibration",
-            "SELECT decile, leads, mean_predicted, observed_rate FROM lead_score_calibration ORDER BY decile",
+            "SELECT decile, leads, conversions, mean_predicted, observed_rate FROM lead_score_calibration ORDER BY decile",
         )
         .await?;
-    let (decile, leads, pred, obs) = (
+    let (decile, leads, conversions, pred, obs) = (
         r.f64s("decile")?,
         r.f64s("leads")?,
+        r.f64s("conversions")?,
         r.f64s("mean_predicted")?,
         r.f64s("observed_rate")?,
     );
@@ -818,6 +819,7 @@ async fn calibration(t: &Tables) -> Section<Vec<CalibrationPoint>> {
         .map(|i| CalibrationPoint {
             decile: at(&decile, i).unwrap_or(0.0) as i64,
             leads: at(&leads, i).unwrap_or(0.0),
+            conversions: at(&conversions, i).unwrap_or(0.0),
             mean_predicted: at(&pred, i),
             observed_rate: at(&obs, i),
         })

@@ -222,7 +222,7 @@ pub fn render(data: &ReportData, targets: &Targets) -> Result<Rendered, minijinj
         pipeline: p.pipeline.clone(),
         run_date: p.run_date.format("%Y-%m-%d").to_string(),
         run_id: p.run_id.clone(),
-        committed_at: p.committed_at.clone(),
+        committed_at: readable_time(&p.committed_at),
         version: env!("CARGO_PKG_VERSION").to_string(),
         css: CSS,
         kpis: headline(data, targets),
@@ -241,6 +241,17 @@ pub fn render(data: &ReportData, targets: &Targets) -> Result<Rendered, minijinj
     env.add_template("report.html", TEMPLATE)?;
     let html = env.get_template("report.html")?.render(&page)?;
     Ok(Rendered { html, warnings })
+}
+
+/// `2026-11-23T01:02:03Z` -> `2026-11-23 01:02 UTC` (other text as it is).
+fn readable_time(rfc3339: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) => t
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%d %H:%M UTC")
+            .to_string(),
+        Err(_) => rfc3339.to_string(),
+    }
 }
 
 /// A panel for a section without data: "no data" or the error.
@@ -683,6 +694,7 @@ fn funnel_heatmap(
         size_header: "MQLs",
         col_header: "Months since MQL",
         columns,
+        col_offset: 0,
         rows,
         ramp: BLUES,
         domain: (0.0, hi),
@@ -711,8 +723,9 @@ fn funnel_section(data: &ReportData, t: &Targets, warnings: &mut Vec<String>) ->
         "funnel_cohorts_monthly",
         warnings,
         Vec::is_empty,
-        |cells| {
-            chart(
+        |cells| Panel {
+            wide: true,
+            ..chart(
                 "funnel-sql",
                 "MQL → SQL by monthly cohort",
                 "Cumulative share of each MQL cohort that became an SQL".into(),
@@ -734,8 +747,9 @@ fn funnel_section(data: &ReportData, t: &Targets, warnings: &mut Vec<String>) ->
         "funnel_cohorts_monthly",
         warnings,
         Vec::is_empty,
-        |cells| {
-            chart(
+        |cells| Panel {
+            wide: true,
+            ..chart(
                 "funnel-won",
                 "MQL → won deal by monthly cohort",
                 "Cumulative share of each MQL cohort with a won opportunity".into(),
@@ -980,10 +994,36 @@ fn retention_section(data: &ReportData, warnings: &mut Vec<String>) -> SectionVi
                 .filter(|v| v.is_finite())
                 .fold(1.0_f64, f64::min);
             let lo = ((lo * 10.0).floor() / 10.0).clamp(0.0, 0.9);
+            let offset = first_column_with_values(&rows);
+            let all = rows.len();
+            // Cohorts too young to have a cell from the first shown month on have nothing to draw.
+            let rows: Vec<HeatRow> = rows
+                .into_iter()
+                .filter(|r| {
+                    r.cells
+                        .iter()
+                        .skip(offset)
+                        .any(|c| matches!(c, HeatCell::Value { .. }))
+                })
+                .collect();
+            let younger = all - rows.len();
+            let subtitle = if offset > 0 {
+                format!(
+                    "Share of customers still active among those whose contract could have ended; months 0–{} are left out (no cohort had a contract end by then){}",
+                    offset - 1,
+                    if younger > 0 {
+                        format!(", and so are the {younger} youngest cohorts")
+                    } else {
+                        String::new()
+                    }
+                )
+            } else {
+                "Share of customers still active among those whose contract could have ended (blank until one could)".into()
+            };
             chart(
                 "logo-retention",
                 "Logo retention by acquisition cohort",
-                "Share of customers still active among those whose contract could have ended (blank until one could)".into(),
+                subtitle,
                 Heatmap {
                     id: "chart-logo-retention",
                     title: "Logo retention by acquisition cohort",
@@ -992,6 +1032,7 @@ fn retention_section(data: &ReportData, warnings: &mut Vec<String>) -> SectionVi
                     size_header: "Customers",
                     col_header: "Months since acquisition",
                     columns,
+                    col_offset: offset,
                     rows,
                     ramp: BLUES,
                     domain: (lo, 1.0),
@@ -1045,6 +1086,7 @@ fn retention_section(data: &ReportData, warnings: &mut Vec<String>) -> SectionVi
                     size_header: "ARR m0",
                     col_header: "Months since acquisition",
                     columns,
+                    col_offset: 0,
                     rows,
                     ramp: RED_GREEN,
                     domain: (1.0 - spread, 1.0 + spread),
@@ -1071,6 +1113,18 @@ fn retention_section(data: &ReportData, warnings: &mut Vec<String>) -> SectionVi
             },
         ],
     }
+}
+
+/// The first column in which some row has a value (0 when none has).
+pub fn first_column_with_values(rows: &[HeatRow]) -> usize {
+    let columns = rows.iter().map(|r| r.cells.len()).max().unwrap_or(0);
+    (0..columns)
+        .find(|&c| {
+            rows.iter().any(|r| {
+                matches!(r.cells.get(c), Some(HeatCell::Value { value: Some(v), .. }) if v.is_finite())
+            })
+        })
+        .unwrap_or(0)
 }
 
 fn logo_tip(c: &RetentionCell) -> String {
@@ -1129,7 +1183,10 @@ struct UeMetric {
     y_label: &'static str,
     get: fn(&UnitEconomicsRow) -> Option<f64>,
     target: Target,
+    /// Axis and cell labels.
     fmt: charts::Fmt,
+    /// The value in a sentence.
+    text: charts::Fmt,
     cap: f64,
 }
 
@@ -1150,6 +1207,7 @@ fn unit_economics_section(
                 higher_is_better: true,
             },
             fmt: format::ratio,
+            text: format::ratio,
             cap: t.ltv_to_cac * 4.0,
         },
         UeMetric {
@@ -1163,6 +1221,7 @@ fn unit_economics_section(
                 higher_is_better: false,
             },
             fmt: |v| format::num(v, 0),
+            text: format::months,
             cap: t.payback_months * 4.0,
         },
         UeMetric {
@@ -1176,6 +1235,7 @@ fn unit_economics_section(
                 higher_is_better: true,
             },
             fmt: |v| format::num(v, 1),
+            text: |v| format::num(v, 2),
             cap: t.magic_number * 4.0,
         },
     ];
@@ -1263,7 +1323,7 @@ fn ue_line(rows: &[UnitEconomicsRow], m: &UeMetric, id: &str) -> Panel {
         format!(
             "All channels, last {} months; latest {} ({})",
             months.len(),
-            (m.fmt)(latest),
+            (m.text)(latest),
             m.target.label
         ),
         LineChart {
@@ -1504,6 +1564,91 @@ fn hot_list_section(data: &ReportData, warnings: &mut Vec<String>) -> SectionVie
 // ---------------------------------------------------------------------------------------------
 // Lead scoring
 
+/// ROC bins from the holdout deciles of `lead_score_calibration` (scored by the holdout model,
+/// which never saw these leads): one threshold per decile.
+pub fn decile_bins(points: &[charts::CalibrationPoint]) -> Vec<charts::ScoreBin> {
+    points
+        .iter()
+        .map(|p| charts::ScoreBin {
+            threshold: p.decile as f64,
+            leads: p.leads.max(0.0).round() as u64,
+            positives: p.conversions.max(0.0).round() as u64,
+        })
+        .collect()
+}
+
+/// The ROC panel: the honest curve of the holdout model (by decile), and, dashed, the curve of
+/// the production scores in `lead_scores` on the same leads. The production model was trained on
+/// those leads, so its curve is in-sample and optimistic; it is shown for its finer thresholds and
+/// labelled as such.
+fn roc_panel(data: &ReportData, published_auc: Option<f64>, warnings: &mut Vec<String>) -> Panel {
+    let holdout = data
+        .calibration
+        .as_ref()
+        .ok()
+        .and_then(|points| charts::roc_curve(&decile_bins(points)));
+    let production = data.roc_bins.as_ref().ok().and_then(|b| {
+        charts::roc_curve(b)
+            .map(|(points, auc)| (points, auc, b.iter().map(|x| x.leads).sum::<u64>()))
+    });
+    if holdout.is_none() && production.is_none() {
+        let section: &Section<Vec<charts::ScoreBin>> = &data.roc_bins;
+        return match (&data.calibration, section) {
+            (Err(why), _) | (Ok(_), Err(why)) => unavailable("roc", "ROC curve", why, warnings),
+            _ => Panel {
+                id: "roc".into(),
+                title: "ROC curve".into(),
+                kind: "empty",
+                message: "No data: the holdout needs both converted and not converted leads for a ROC curve.".into(),
+                ..Panel::default()
+            },
+        };
+    }
+    if let Err(why @ Unavailable::Failed { .. }) = &data.roc_bins {
+        warnings.push(format!("report panel `roc`: {why}"));
+    }
+    let mut curves = Vec::new();
+    let mut parts = Vec::new();
+    if let Some((points, auc)) = &holdout {
+        curves.push(charts::RocLine {
+            label: "holdout model (deciles)".into(),
+            points: points.clone(),
+            color: color::PRIMARY.into(),
+            dashed: false,
+        });
+        parts.push(format!(
+            "Solid: the holdout model on leads it never saw, one point per decile (AUC {} from the deciles, {} published)",
+            format::num(Some(*auc), 3),
+            format::num(published_auc, 3)
+        ));
+    }
+    if let Some((points, auc, leads)) = &production {
+        curves.push(charts::RocLine {
+            label: "production model, in-sample".into(),
+            points: points.clone(),
+            color: color::MUTED.into(),
+            dashed: true,
+        });
+        parts.push(format!(
+            "dashed: today's production scores of the same {} leads, which that model was trained on, so it is optimistic (AUC {})",
+            format::int(*leads as i64),
+            format::num(Some(*auc), 3)
+        ));
+    }
+    let shown_auc = published_auc.or(holdout.as_ref().map(|h| h.1));
+    chart(
+        "roc",
+        "ROC curve",
+        format!("{}.", parts.join("; ")),
+        charts::roc_chart(
+            "chart-roc",
+            &curves,
+            shown_auc,
+            "True positive rate against false positive rate of the lead score on the time-based holdout; the dashed diagonal is a random ranking.",
+        ),
+    )
+}
+
 fn scoring_section(data: &ReportData, t: &Targets, warnings: &mut Vec<String>) -> SectionView {
     let published_auc = data
         .evaluation
@@ -1511,47 +1656,7 @@ fn scoring_section(data: &ReportData, t: &Targets, warnings: &mut Vec<String>) -
         .ok()
         .and_then(|e| e.as_ref())
         .and_then(|e| e.auc);
-    let roc = panel(
-        &data.roc_bins,
-        "roc",
-        "ROC curve",
-        "lead_scores",
-        warnings,
-        Vec::is_empty,
-        |bins| {
-            match charts::roc_curve(bins) {
-            Some((points, auc)) => {
-                let holdout: u64 = bins.iter().map(|b| b.leads).sum();
-                let positives: u64 = bins.iter().map(|b| b.positives).sum();
-                chart(
-                    "roc",
-                    "ROC curve",
-                    format!(
-                        "{} holdout leads, {} converted; AUC {} (published), {} from this curve's {} thresholds",
-                        format::int(holdout as i64),
-                        format::int(positives as i64),
-                        format::num(published_auc, 3),
-                        format::num(Some(auc), 3),
-                        bins.len()
-                    ),
-                    charts::roc_chart(
-                        "chart-roc",
-                        &points,
-                        published_auc.or(Some(auc)),
-                        "True positive rate against false positive rate of the lead score on the time-based holdout; the dashed diagonal is a random ranking.",
-                    ),
-                )
-            }
-            None => Panel {
-                id: "roc".into(),
-                title: "ROC curve".into(),
-                kind: "empty",
-                message: "No data: the holdout needs both converted and not converted leads for a ROC curve.".into(),
-                ..Panel::default()
-            },
-        }
-        },
-    );
+    let roc = roc_panel(data, published_auc, warnings);
     let calibration = panel(
         &data.calibration,
         "calibration",
@@ -1589,10 +1694,7 @@ fn scoring_section(data: &ReportData, t: &Targets, warnings: &mut Vec<String>) -
         Vec::is_empty,
         |points| {
             let leads: f64 = points.iter().map(|p| p.leads).sum();
-            let conv: f64 = points
-                .iter()
-                .map(|p| p.observed_rate.unwrap_or(0.0) * p.leads)
-                .sum();
+            let conv: f64 = points.iter().map(|p| p.conversions).sum();
             let base = (leads > 0.0).then(|| conv / leads).filter(|b| *b > 0.0);
             let bars = points
                 .iter()
