@@ -3,7 +3,8 @@
 # formatting and lints, then runs every test tier that is switched on.
 #
 #   tests/run.sh              fast tier: unit + integration tests (DuckDB reads the outputs)
-#   BEACON_SLOW_TESTS=1 tests/run.sh   also the slow tier
+#   BEACON_SLOW_TESTS=1 tests/run.sh   also the slow tier (installs Chromium for the report's
+#                                      browser test: tests/scripts/install-browser.sh)
 #
 # Needs: cargo, python3 (3.9+). Installs DuckDB from PyPI into .venv-test/ (once).
 set -euo pipefail
@@ -16,6 +17,10 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import duckdb" 2>/dev
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi
 export BEACON_TEST_PYTHON="$PWD/$venv/bin/python"
+if [ "${BEACON_SLOW_TESTS:-}" = "1" ]; then
+  # The report's browser test: Debian's Chromium + ChromeDriver, and selenium.
+  tests/scripts/install-browser.sh "$venv"
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

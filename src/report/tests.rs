@@ -209,11 +209,59 @@ fn heatmap_layout_grows_with_rows_and_keeps_cells_readable() {
     let small = make(3, 13).layout();
     let big = make(36, 25).layout();
     assert!(big.height > small.height);
-    assert!(big.cell_w >= 26.0 && small.cell_w <= 52.0);
+    assert!(big.cell_w >= 26.0 && small.cell_w <= 56.0);
     let h = make(1, 4);
     assert_eq!(h.ramp_position(-1.0), 0.0);
     assert_eq!(h.ramp_position(0.25), 0.25);
     assert_eq!(h.ramp_position(3.0), 1.0);
+}
+
+#[test]
+fn leading_columns_without_values_can_be_left_out() {
+    let cell = |v: Option<f64>| HeatCell::Value {
+        value: v,
+        tip: format!("{v:?}"),
+    };
+    let rows = vec![
+        HeatRow {
+            label: "a".into(),
+            size: String::new(),
+            cells: vec![cell(None), cell(None), cell(Some(0.9)), cell(Some(0.8))],
+        },
+        HeatRow {
+            label: "b".into(),
+            size: String::new(),
+            cells: vec![cell(None), cell(None), cell(None)],
+        },
+    ];
+    assert_eq!(page::first_column_with_values(&rows), 2);
+    assert_eq!(
+        page::first_column_with_values(&rows[1..]),
+        0,
+        "all NULL: keep all"
+    );
+    let svg = Heatmap {
+        id: "h",
+        title: "",
+        desc: "",
+        row_header: "",
+        size_header: "",
+        col_header: "",
+        columns: 4,
+        col_offset: 2,
+        rows,
+        ramp: BLUES,
+        domain: (0.0, 1.0),
+        fmt: |v| format::pct(v, 0),
+    }
+    .render();
+    assert!(
+        !svg.contains(">0</text>") && !svg.contains(">1</text>"),
+        "{svg}"
+    );
+    assert!(svg.contains(">2</text>") && svg.contains(">3</text>"));
+    // Cells 2 and 3 of a, cell 2 of b, and two legend swatches.
+    assert_eq!(svg.matches("<rect").count(), 5, "{svg}");
 }
 
 #[test]

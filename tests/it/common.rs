@@ -55,7 +55,10 @@ pub fn python() -> String {
         return p;
     }
     let venv = repo().join(".venv-test/bin/python");
-    assert!(venv.exists(), "DuckDB is needed to read the outputs: run tests/run.sh (it installs it into .venv-test)");
+    assert!(
+        venv.exists(),
+        "DuckDB is needed to read the outputs: run tests/run.sh (it installs it into .venv-test)"
+    );
     venv.to_string_lossy().into_owned()
 }
 

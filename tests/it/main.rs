@@ -7,3 +7,4 @@ mod e2e;
 mod errors;
 mod golden;
 mod realdata;
+mod report;
