@@ -391,7 +391,7 @@ fn readiness_section(data: &ReportData, t: &Targets, warnings: &mut Vec<String>)
         "scaling_readiness",
         warnings,
         Vec::is_empty,
-        |months| scorecard(months, t),
+        |months| scorecard(months, t, data.published.run_date),
     );
     SectionView {
         id: "readiness",
@@ -512,7 +512,17 @@ pub fn verdict(last: &ReadinessMonth, t: &Targets) -> String {
     "Every target holds: retention and unit economics support scaling.".into()
 }
 
-fn scorecard(months: &[ReadinessMonth], t: &Targets) -> Panel {
+/// `Nov 2026`, or `Nov 2026 (month to date)` for the month of the run date.
+pub fn month_as_of(month: &str, run_date: chrono::NaiveDate) -> String {
+    let label = format::month_label(month);
+    if month.starts_with(&run_date.format("%Y-%m-").to_string()) {
+        format!("{label} (month to date)")
+    } else {
+        label
+    }
+}
+
+fn scorecard(months: &[ReadinessMonth], t: &Targets, run_date: chrono::NaiveDate) -> Panel {
     let Some(last) = months.last() else {
         return empty(
             "readiness",
@@ -583,8 +593,8 @@ fn scorecard(months: &[ReadinessMonth], t: &Targets) -> Panel {
         id: "readiness".into(),
         title: "Scaling-readiness scorecard".into(),
         subtitle: format!(
-            "Latest month {} (from scaling_readiness; targets from the pipeline vars)",
-            format::month_label(&last.month)
+            "Latest month {}, from scaling_readiness; targets from the pipeline vars",
+            month_as_of(&last.month, run_date)
         ),
         kind: "scorecard",
         wide: true,

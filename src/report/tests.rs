@@ -649,3 +649,13 @@ fn phase_styles_cover_the_three_phases_and_unknown_values() {
     assert_eq!(charts::phase_style(Some("other")).0, "other");
     assert_eq!(charts::phase_style(None).0, format::NONE);
 }
+
+#[test]
+fn the_run_dates_month_is_marked_as_month_to_date() {
+    let d = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap_or_default();
+    assert_eq!(
+        page::month_as_of("2026-11-01", d),
+        "Nov 2026 (month to date)"
+    );
+    assert_eq!(page::month_as_of("2026-10-01", d), "Oct 2026");
+}
