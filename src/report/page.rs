@@ -774,14 +774,14 @@ fn funnel_section(data: &ReportData, t: &Targets, warnings: &mut Vec<String>) ->
             )
         },
     );
-    let has_stages = |s: &Stages| s.stages.is_empty();
+    let no_stages = |s: &Stages| s.stages.is_empty();
     let conversion = panel(
         &data.stages,
         "stage-conversion",
         "Stage conversion",
         "funnel_stage_metrics",
         warnings,
-        has_stages,
+        no_stages,
         |s| stage_conversion(s, t),
     );
     let duration = panel(
@@ -790,7 +790,7 @@ fn funnel_section(data: &ReportData, t: &Targets, warnings: &mut Vec<String>) ->
         "Days in stage",
         "funnel_stage_metrics",
         warnings,
-        has_stages,
+        no_stages,
         |s| stage_duration(s, t),
     );
     let campaigns = panel(
