@@ -48,6 +48,8 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
     let config = SessionConfig::new()
         .with_target_partitions(partitions)
         .with_information_schema(true)
+        // Keep source locations in plans so that errors name the line and column of the SQL.
+        .set_bool("datafusion.sql_parser.collect_spans", true)
         // Parquet written by Beacon carries statistics; let scans prune with them.
         .set_bool("datafusion.execution.parquet.pushdown_filters", true)
         .set_bool("datafusion.execution.parquet.reorder_filters", true);

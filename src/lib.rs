@@ -6,6 +6,7 @@
 //! object store; [`engine`] builds the DataFusion session. The `beacon` binary is a thin CLI over
 //! this library; nothing here prints.
 
+pub mod checks;
 pub mod contract;
 pub mod engine;
 pub mod load;

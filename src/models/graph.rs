@@ -6,7 +6,7 @@ use super::render::RenderContext;
 use super::{find_sql_files, ModelError, SqlSpan};
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::resolve::resolve_table_references;
-use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::ast::{Query, SetExpr, Statement};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -18,6 +18,8 @@ pub struct Model {
     /// Folder relative to the models folder (`staging`, `marts`, ...).
     pub layer: String,
     pub file: PathBuf,
+    /// The file's text as written (before rendering), for locating problems.
+    pub text: String,
     /// The query after rendering vars.
     pub sql: String,
     /// Models this one reads (sorted).
@@ -26,15 +28,19 @@ pub struct Model {
     pub source_deps: Vec<String>,
 }
 
-/// A table a query references, with where in the file (when found).
-type TableRef = (String, Option<SqlSpan>);
-
 /// A file after rendering and parsing, before its references are checked.
 struct Parsed {
     file: PathBuf,
     layer: String,
-    sql: String,
-    refs: Vec<TableRef>,
+    query: ParsedQuery,
+}
+
+/// A SQL file after rendering and parsing: its text, the rendered query and the tables it reads.
+#[derive(Debug, Clone)]
+pub struct ParsedQuery {
+    pub text: String,
+    pub sql: String,
+    pub refs: Vec<(String, Option<SqlSpan>)>,
 }
 
 /// All models of a pipeline in a valid execution order.
@@ -51,7 +57,27 @@ impl ModelGraph {
         render: &RenderContext,
         sources: &[String],
     ) -> Result<ModelGraph, Vec<ModelError>> {
-        let files = find_sql_files(dir).map_err(|e| vec![e])?;
+        let (graph, errors) = Self::load_partial(dir, render, sources);
+        if errors.is_empty() {
+            Ok(graph)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Like [`ModelGraph::load`], but also returns the graph of the models that are fine, so that
+    /// `beacon validate` can go on checking them: models with a problem of their own (syntax,
+    /// unknown table, part of a cycle) are left out; models reading them stay in, with a
+    /// dependency that is not in the graph.
+    pub fn load_partial(
+        dir: &Path,
+        render: &RenderContext,
+        sources: &[String],
+    ) -> (ModelGraph, Vec<ModelError>) {
+        let files = match find_sql_files(dir) {
+            Ok(f) => f,
+            Err(e) => return (ModelGraph { models: Vec::new() }, vec![e]),
+        };
         let mut errors = Vec::new();
         let mut parsed: BTreeMap<String, Parsed> = BTreeMap::new();
         for (file, layer) in files {
@@ -66,36 +92,20 @@ impl ModelGraph {
                 });
                 continue;
             }
-            match parse_model(&file, render) {
-                Ok((sql, refs)) => {
-                    parsed.insert(
-                        name,
-                        Parsed {
-                            file,
-                            layer,
-                            sql,
-                            refs,
-                        },
-                    );
+            match parse_query_file(&file, render) {
+                Ok(query) => {
+                    parsed.insert(name, Parsed { file, layer, query });
                 }
                 Err(e) => errors.push(e),
             }
         }
         let source_set: BTreeSet<&str> = sources.iter().map(String::as_str).collect();
         let mut models = BTreeMap::new();
-        for (
-            name,
-            Parsed {
-                file,
-                layer,
-                sql,
-                refs,
-            },
-        ) in &parsed
-        {
+        for (name, Parsed { file, layer, query }) in &parsed {
             let mut model_deps = BTreeSet::new();
             let mut source_deps = BTreeSet::new();
-            for (r, span) in refs {
+            let before = errors.len();
+            for (r, span) in &query.refs {
                 if parsed.contains_key(r) && r != name {
                     model_deps.insert(r.clone());
                 } else if source_set.contains(r.as_str()) {
@@ -117,25 +127,45 @@ impl ModelGraph {
                     });
                 }
             }
+            if errors.len() > before {
+                continue;
+            }
             models.insert(
                 name.clone(),
                 Model {
                     name: name.clone(),
                     layer: layer.clone(),
                     file: file.clone(),
-                    sql: sql.clone(),
+                    text: query.text.clone(),
+                    sql: query.sql.clone(),
                     model_deps: model_deps.into_iter().collect(),
                     source_deps: source_deps.into_iter().collect(),
                 },
             );
         }
-        match topo_sort(models) {
-            Ok(sorted) if errors.is_empty() => Ok(ModelGraph { models: sorted }),
-            Ok(_) => Err(errors),
-            Err(cycle) => {
-                errors.push(cycle);
-                Err(errors)
-            }
+        let (sorted, cycle) = topo_sort(models);
+        errors.extend(cycle);
+        (ModelGraph { models: sorted }, errors)
+    }
+
+    /// The models in `names`, in order, each reading only the others in `names` as models (what
+    /// they read outside it is registered before they run).
+    pub fn subgraph(&self, names: &BTreeSet<String>) -> ModelGraph {
+        ModelGraph {
+            models: self
+                .models
+                .iter()
+                .filter(|m| names.contains(&m.name))
+                .map(|m| Model {
+                    model_deps: m
+                        .model_deps
+                        .iter()
+                        .filter(|d| names.contains(*d))
+                        .cloned()
+                        .collect(),
+                    ..m.clone()
+                })
+                .collect(),
         }
     }
 
@@ -149,8 +179,9 @@ impl ModelGraph {
     }
 }
 
-/// Renders and parses one file; returns the rendered SQL and its table references.
-fn parse_model(file: &Path, render: &RenderContext) -> Result<(String, Vec<TableRef>), ModelError> {
+/// Renders and parses one SQL file (a model or a singular test): exactly one query that only
+/// reads tables by their bare names.
+pub fn parse_query_file(file: &Path, render: &RenderContext) -> Result<ParsedQuery, ModelError> {
     let text = std::fs::read_to_string(file).map_err(|source| ModelError::Read {
         file: file.to_path_buf(),
         source,
@@ -179,6 +210,11 @@ fn parse_model(file: &Path, render: &RenderContext) -> Result<(String, Vec<Table
         return Err(not_query("the file holds no query".into()));
     };
     match &statement {
+        DFStatement::Statement(s) if matches!(&**s, Statement::Query(q) if selects_into(q)) => {
+            return Err(not_query(
+                "SELECT ... INTO creates a table: a model is a plain SELECT; Beacon writes its result".into(),
+            ));
+        }
         DFStatement::Statement(s) if matches!(**s, Statement::Query(_)) => {}
         other => {
             let kind = describe(other);
@@ -200,7 +236,20 @@ fn parse_model(file: &Path, render: &RenderContext) -> Result<(String, Vec<Table
         let span = find_word(&sql, &name);
         refs.push((name, span));
     }
-    Ok((sql, refs))
+    Ok(ParsedQuery { text, sql, refs })
+}
+
+/// Whether a query (or any part of a set operation in it) is a `SELECT ... INTO`.
+fn selects_into(q: &Query) -> bool {
+    fn walk(e: &SetExpr) -> bool {
+        match e {
+            SetExpr::Select(s) => s.into.is_some(),
+            SetExpr::Query(q) => walk(&q.body),
+            SetExpr::SetOperation { left, right, .. } => walk(left) || walk(right),
+            _ => false,
+        }
+    }
+    walk(&q.body)
 }
 
 fn describe(s: &DFStatement) -> String {
@@ -245,7 +294,7 @@ fn clean_message(msg: &str) -> String {
 }
 
 /// First occurrence of `word` as a whole identifier (case-insensitive) after a FROM/JOIN-ish context.
-fn find_word(sql: &str, word: &str) -> Option<SqlSpan> {
+pub(crate) fn find_word(sql: &str, word: &str) -> Option<SqlSpan> {
     let lower = sql.to_lowercase();
     let w = word.to_lowercase();
     let bytes = lower.as_bytes();
@@ -269,8 +318,9 @@ fn is_ident(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'"'
 }
 
-/// Kahn's algorithm with names in sorted order, so the order is the same on every run.
-fn topo_sort(models: BTreeMap<String, Model>) -> Result<Vec<Model>, ModelError> {
+/// Kahn's algorithm with names in sorted order, so the order is the same on every run. On a
+/// cycle: the models that are not part of it or downstream of it, sorted, and the cycle.
+fn topo_sort(models: BTreeMap<String, Model>) -> (Vec<Model>, Option<ModelError>) {
     let mut indegree: BTreeMap<&str, usize> = models.keys().map(|k| (k.as_str(), 0)).collect();
     let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for m in models.values() {
@@ -307,15 +357,22 @@ fn topo_sort(models: BTreeMap<String, Model>) -> Result<Vec<Model>, ModelError> 
             .filter(|(_, d)| **d > 0)
             .map(|(k, _)| *k)
             .collect();
-        return Err(ModelError::Cycle {
+        let cycle = ModelError::Cycle {
             files: find_cycle(&models, &stuck),
-        });
+        };
+        let mut models = models;
+        let sorted = order
+            .into_iter()
+            .filter_map(|n| models.remove(&n))
+            .collect();
+        return (sorted, Some(cycle));
     }
     let mut models = models;
-    Ok(order
+    let sorted = order
         .into_iter()
         .filter_map(|n| models.remove(&n))
-        .collect())
+        .collect();
+    (sorted, None)
 }
 
 /// Walks dependencies among the stuck models until one repeats: that loop is the cycle.

@@ -5,14 +5,17 @@
 //! parser reads the query and the tables it references become its dependencies ([`graph`]): no
 //! hand-written order, no `ref()` templating. [`exec`] runs independent models concurrently.
 
+pub mod dag;
 pub mod exec;
 pub mod graph;
+pub mod plan;
 pub mod render;
+pub mod select;
 
 use std::path::{Path, PathBuf};
 
 pub use exec::{execute, Materialized, ModelEvent, ModelSink};
-pub use graph::{Model, ModelGraph};
+pub use graph::{parse_query_file, Model, ModelGraph, ParsedQuery};
 
 /// A location inside a SQL file.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +71,13 @@ pub enum ModelError {
         name: String,
         suggestion: Option<String>,
     },
+    #[error("{}{}: model `{model}`: {message}", file.display(), span_suffix(span))]
+    Invalid {
+        model: String,
+        file: PathBuf,
+        span: Option<SqlSpan>,
+        message: String,
+    },
     #[error("model `{model}` ({}): {source}", file.display())]
     Plan {
         model: String,
@@ -99,12 +109,30 @@ fn render_cycle(files: &[PathBuf]) -> String {
         .join(" -> ")
 }
 
-/// All `.sql` files under `dir`, sorted, with their layer (the folder relative to `dir`).
+/// The folder under the models folder that holds singular tests (SQL that must return no rows)
+/// instead of models.
+pub const TESTS_FOLDER: &str = "tests";
+
+/// All model `.sql` files under `dir`, sorted, with their layer (the folder relative to `dir`).
+/// Names starting with `.` or `_` and the [`TESTS_FOLDER`] are skipped.
 pub fn find_sql_files(dir: &Path) -> Result<Vec<(PathBuf, String)>, ModelError> {
     let mut out = Vec::new();
     walk(dir, dir, &mut out)?;
     out.sort();
     Ok(out)
+}
+
+/// The singular test files under `<dir>/tests`, sorted (none when the folder does not exist).
+pub fn find_test_files(dir: &Path) -> Result<Vec<PathBuf>, ModelError> {
+    let tests = dir.join(TESTS_FOLDER);
+    if !tests.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    walk(&tests, &tests, &mut out)?;
+    let mut files: Vec<PathBuf> = out.into_iter().map(|(f, _)| f).collect();
+    files.sort();
+    Ok(files)
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String)>) -> Result<(), ModelError> {
@@ -123,6 +151,9 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String)>) -> Result<(),
             continue;
         }
         if path.is_dir() {
+            if dir == root && name == TESTS_FOLDER {
+                continue;
+            }
             walk(root, &path, out)?;
         } else if path.extension().is_some_and(|e| e == "sql") {
             let layer = path

@@ -24,6 +24,8 @@ pub struct WriteOptions {
     /// Rows per file before a new file is started.
     pub max_rows_per_file: usize,
     pub zstd_level: i32,
+    /// Files are named `<file_stem>-NNNNN.parquet` (publishing puts the run id in the stem).
+    pub file_stem: String,
 }
 
 impl Default for WriteOptions {
@@ -32,6 +34,7 @@ impl Default for WriteOptions {
             row_group_rows: 1 << 20,
             max_rows_per_file: 16 << 20,
             zstd_level: 3,
+            file_stem: "part".to_string(),
         }
     }
 }
@@ -83,7 +86,7 @@ fn properties(opts: &WriteOptions) -> WriterProperties {
         .build()
 }
 
-/// Executes `df` and writes its rows under `dir` as `part-NNNNN.parquet`.
+/// Executes `df` and writes its rows under `dir` as `<file_stem>-NNNNN.parquet`.
 pub async fn write_dataframe(
     df: DataFrame,
     dir: &Location,
@@ -100,7 +103,7 @@ pub async fn write_dataframe(
     write_stream(stream, dir, opts).await
 }
 
-/// Writes a stream of batches under `dir` as `part-NNNNN.parquet`.
+/// Writes a stream of batches under `dir` as `<file_stem>-NNNNN.parquet`.
 pub async fn write_stream(
     mut stream: SendableRecordBatchStream,
     dir: &Location,
@@ -114,7 +117,7 @@ pub async fn write_stream(
         let path = dir
             .path
             .clone()
-            .join(format!("part-{n:05}.parquet").as_str());
+            .join(format!("{}-{n:05}.parquet", opts.file_stem).as_str());
         let w = BufWriter::new(dir.store.clone(), path.clone());
         let w = AsyncArrowWriter::try_new(w, schema.clone(), Some(props.clone())).map_err(
             |source| WriteError::Parquet {

@@ -30,6 +30,7 @@ mod svg;
 mod tests;
 
 use crate::engine::{self, EngineError, EngineOptions};
+use crate::publish::{LockError, Publisher};
 use crate::spec::Pipeline;
 use crate::storage::{Location, Storage, StorageError};
 use chrono::NaiveDate;
@@ -48,13 +49,6 @@ pub enum ReportError {
         run_date: NaiveDate,
         location: String,
     },
-    #[error("no committed run under {location}: run `beacon run` first")]
-    NoRuns { location: String },
-    #[error("cannot list the committed runs under {location}: {source}")]
-    ListRuns {
-        location: String,
-        source: object_store::Error,
-    },
     #[error("cannot read the manifest {location}: {source}")]
     ReadManifest {
         location: String,
@@ -67,6 +61,8 @@ pub enum ReportError {
     },
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error("cannot render the report template: {0:#}")]
@@ -102,7 +98,7 @@ pub fn report_location(output: &Location, run_date: NaiveDate) -> Location {
 }
 
 fn output_location(pipeline: &Pipeline) -> Result<(Storage, Location), ReportError> {
-    let storage = Storage::new(&pipeline.base_dir);
+    let storage = Storage::with_options(&pipeline.base_dir, pipeline.storage.clone());
     let output = storage.resolve(&pipeline.output)?;
     Ok((storage, output))
 }
@@ -149,39 +145,24 @@ pub async fn write(pipeline: &Pipeline, run_date: NaiveDate) -> Result<WrittenRe
     })
 }
 
-/// The latest run date with a committed manifest under the pipeline's output.
-pub async fn latest_run_date(pipeline: &Pipeline) -> Result<NaiveDate, ReportError> {
+/// `beacon report`: re-renders the report of `run_date` holding that date's run lock, so that no
+/// run of the date commits while the report is being made from the previous commit (and a stale
+/// report never replaces a fresh one). A run writes its report while it holds the lock itself,
+/// through [`write`].
+pub async fn rerender(
+    pipeline: &Pipeline,
+    run_date: NaiveDate,
+) -> Result<WrittenReport, ReportError> {
     let (_, output) = output_location(pipeline)?;
-    let runs = output.child("_beacon/runs");
-    let listed = match runs.store.list_with_delimiter(Some(&runs.path)).await {
-        Ok(l) => l,
-        Err(object_store::Error::NotFound { .. }) => {
-            return Err(ReportError::NoRuns {
-                location: runs.display,
-            })
-        }
-        Err(source) => {
-            return Err(ReportError::ListRuns {
-                location: runs.display,
-                source,
-            })
-        }
-    };
-    let mut dates: Vec<NaiveDate> = listed
-        .common_prefixes
-        .iter()
-        .filter_map(|p| p.filename())
-        .filter_map(|name| name.strip_prefix("run_date="))
-        .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .collect();
-    dates.sort();
-    for date in dates.into_iter().rev() {
-        let manifest = data::run_meta(&output, date).path.join("manifest.json");
-        if runs.store.head(&manifest).await.is_ok() {
-            return Ok(date);
-        }
-    }
-    Err(ReportError::NoRuns {
-        location: runs.display,
-    })
+    let salt: u32 = rand::random();
+    let holder = format!(
+        "report-{}-{salt:08x}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    );
+    let lock = Publisher::new(output, &pipeline.name, run_date, &holder)
+        .lock(pipeline.storage.lock_ttl)
+        .await?;
+    let written = write(pipeline, run_date).await;
+    lock.release().await;
+    written
 }

@@ -3,18 +3,32 @@
 //! This module conducts; the stages do not call each other. The order is chosen so that the
 //! cheap checks fail first: the model graph (SQL syntax, references, cycles) is built before any
 //! data is read, every source is loaded before any model runs, and nothing is published unless
-//! every model succeeded. After the commit the HTML report is written from the published data.
-//! `run_results.json` is written for failed runs too.
+//! every model succeeded. After the commit the HTML report is written from the published data
+//! (crate::report). `run_results.json` is written for failed runs too.
+//!
+//! Before anything is read or written, the run takes the lock of its output and date
+//! ([`publish::RunLock`]); a second run of the same date fails at once naming the holder, and
+//! writes nothing (not even `run_results.json`). The lock is released at the end, whatever the
+//! outcome; a killed run's lock is taken over by the next run (see `publish::lock`).
 
+mod artifacts;
+pub mod inspect;
+pub mod lineage;
 mod results;
+pub mod state;
 
 pub use results::{ModelResult, ReportResult, RunResults, SourceResult, Status};
 
+use crate::checks::{self, CheckError, CompiledTest, TestResult};
 use crate::engine::{self, EngineOptions};
 use crate::load::{self, InputFile, LoadOptions, RawTarget};
 use crate::models::render::RenderContext;
+use crate::models::select::{self, SelectError};
 use crate::models::{self, Materialized, Model, ModelError, ModelEvent, ModelGraph, ModelSink};
-use crate::publish::{self, Manifest, Publisher, WriteOptions, WrittenTable};
+use crate::publish::{
+    self, LockError, LockHolder, Manifest, Publisher, SourceState, TableEntry, WriteOptions,
+    WrittenTable,
+};
 use crate::spec::Pipeline;
 use crate::storage::{Location, Storage, StorageError};
 use chrono::NaiveDate;
@@ -22,7 +36,8 @@ use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::future::BoxFuture;
-use std::collections::BTreeSet;
+use state::WorkState;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,6 +58,20 @@ pub enum RunEvent {
         elapsed: Duration,
     },
     Model(ModelEvent),
+    /// A data test finished (run before publishing).
+    Test(TestResult),
+    /// Something went wrong that does not fail the run.
+    Warning(String),
+    /// The run holds the lock of its output and date.
+    Locked {
+        lock: String,
+        /// The dead or expired holder whose lock was taken over.
+        took_over: Option<LockHolder>,
+    },
+    /// Every model and test succeeded; the commit of `tables` published tables starts.
+    Committing {
+        tables: usize,
+    },
     Committed {
         tables: usize,
     },
@@ -73,13 +102,47 @@ pub enum RunError {
     #[error("query engine: {0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error(transparent)]
-    Publish(#[from] publish::PublishError),
+    Publish(Box<publish::PublishError>),
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error("{count} of {total} models failed; nothing was published. First: {first}")]
     ModelsFailed {
         count: usize,
         total: usize,
         first: String,
     },
+    #[error("{}", join_display(.0))]
+    Checks(Vec<CheckError>),
+    #[error("{}", join_display(.0))]
+    Select(Vec<SelectError>),
+    #[error("cannot read `{model}` from the last committed run: {error}")]
+    Reuse {
+        model: String,
+        error: datafusion::error::DataFusionError,
+    },
+    #[error("{message}")]
+    Inspect { message: String },
+    #[error("source `{source_name}`: cannot merge the new rows into the previous state: {error}")]
+    Incremental {
+        source_name: String,
+        error: datafusion::error::DataFusionError,
+    },
+    #[error("{count} data test{} failed; nothing was published. First: {first}", if *.count == 1 { "" } else { "s" })]
+    TestsFailed { count: usize, first: String },
+}
+
+impl From<publish::PublishError> for RunError {
+    fn from(e: publish::PublishError) -> Self {
+        RunError::Publish(Box::new(e))
+    }
+}
+
+fn join_display<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn join_errors(errors: &[ModelError]) -> String {
@@ -105,27 +168,39 @@ pub struct RunOutcome {
 
 /// Builds the rendered model graph of a pipeline for a date, and checks the publish list.
 pub fn plan(pipeline: &Pipeline, run_date: NaiveDate) -> Result<ModelGraph, RunError> {
+    let (graph, errors) = plan_partial(pipeline, run_date);
+    if errors.is_empty() {
+        Ok(graph)
+    } else {
+        Err(RunError::Models(errors))
+    }
+}
+
+/// Like [`plan`], but returns the graph of the models without problems together with every
+/// problem, for `beacon validate` to go on checking.
+pub fn plan_partial(pipeline: &Pipeline, run_date: NaiveDate) -> (ModelGraph, Vec<ModelError>) {
     let render = RenderContext::new(pipeline.vars.clone(), run_date);
     let sources: Vec<String> = pipeline
         .sources
         .iter()
         .map(|s| s.contract.name.clone())
         .collect();
-    let graph =
-        ModelGraph::load(&pipeline.models_dir, &render, &sources).map_err(RunError::Models)?;
-    let missing: Vec<ModelError> = pipeline
-        .publish
+    let (graph, mut errors) = ModelGraph::load_partial(&pipeline.models_dir, &render, &sources);
+    let known: BTreeSet<String> = crate::models::find_sql_files(&pipeline.models_dir)
+        .unwrap_or_default()
         .iter()
-        .filter(|p| graph.get(p).is_none())
-        .map(|p| ModelError::UnknownPublished {
-            name: p.clone(),
-            suggestion: crate::spec::closest(p, graph.names()).map(str::to_string),
-        })
+        .filter_map(|(f, _)| f.file_stem().map(|s| s.to_string_lossy().to_string()))
         .collect();
-    if !missing.is_empty() {
-        return Err(RunError::Models(missing));
+    for p in &pipeline.publish {
+        if !known.contains(p) {
+            errors.push(ModelError::UnknownPublished {
+                name: p.clone(),
+                suggestion: crate::spec::closest(p, known.iter().map(String::as_str))
+                    .map(str::to_string),
+            });
+        }
     }
-    Ok(graph)
+    (graph, errors)
 }
 
 fn new_run_id() -> String {
@@ -134,119 +209,489 @@ fn new_run_id() -> String {
     format!("{}-{salt:08x}", now.format("%Y%m%dT%H%M%SZ"))
 }
 
+/// The dates of a backfill, in order (at most ten years of days).
+pub fn backfill_dates(from: NaiveDate, to: NaiveDate) -> Result<Vec<NaiveDate>, RunError> {
+    if to < from {
+        return Err(RunError::Inspect {
+            message: format!("--from {from} is after --to {to}"),
+        });
+    }
+    let days = (to - from).num_days();
+    if days > 3660 {
+        return Err(RunError::Inspect {
+            message: format!("a backfill of {days} days is more than ten years: split it"),
+        });
+    }
+    Ok(from.iter_days().take(days as usize + 1).collect())
+}
+
+/// Whether `run_date` has a committed run (a manifest) under the pipeline's output.
+pub async fn is_committed(pipeline: &Pipeline, run_date: NaiveDate) -> Result<bool, RunError> {
+    let storage = Storage::new(&pipeline.base_dir);
+    let output = storage.resolve(&pipeline.output)?;
+    let publisher = Publisher::new(output, &pipeline.name, run_date, "check");
+    Ok(publisher.read_manifest().await?.is_some())
+}
+
+/// What to run: everything (the default), or a selection (`--select` / `--exclude`).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub select: Vec<String>,
+    pub exclude: Vec<String>,
+    /// Incremental sources ignore the last watermark and load everything.
+    pub full_refresh: bool,
+}
+
+impl RunOptions {
+    fn is_full(&self) -> bool {
+        self.select.iter().all(|s| s.trim().is_empty())
+            && self.exclude.iter().all(|s| s.trim().is_empty())
+    }
+}
+
 /// Runs `pipeline` for `run_date`. Returns the outcome (with run results) when the run got as
 /// far as writing results, or an error for problems found before any data moved.
+///
+/// A selection run builds the selected models (and any model they read that the date's last
+/// committed run does not provide), loads only the sources those read, reads the other models
+/// from that committed run, and commits a manifest in which the models it did not build keep
+/// their previous files.
 pub async fn run(
     pipeline: &Pipeline,
     run_date: NaiveDate,
+    options: &RunOptions,
     observer: Observer,
 ) -> Result<RunOutcome, RunError> {
     let started = Instant::now();
     let run_id = new_run_id();
     let graph = plan(pipeline, run_date)?;
-    let storage = Storage::new(&pipeline.base_dir);
+    let render = RenderContext::new(pipeline.vars.clone(), run_date);
+    let tests = checks::compile(pipeline, &render).map_err(RunError::Checks)?;
+    let chosen =
+        select::select(&graph, &options.select, &options.exclude).map_err(RunError::Select)?;
+    let storage = Storage::with_options(&pipeline.base_dir, pipeline.storage.clone());
     let raw = storage.resolve(&pipeline.raw)?;
     let output = storage.resolve(&pipeline.output)?;
-    let work = storage.resolve(&pipeline.work.join(&run_id).to_string_lossy())?;
-    let publisher = Publisher::new(output, &pipeline.name, run_date, &run_id);
-    let mut results = RunResults::new(pipeline, &run_id, run_date);
-    observer(RunEvent::Planned {
-        sources: pipeline.sources.len(),
-        models: graph.models.len(),
+    let work_root = storage.resolve(&pipeline.work)?;
+    let date_folder = state::date_folder(&work_root, &pipeline.name, run_date);
+    let work = date_folder.child(&run_id);
+    let publisher = Publisher::new(output.clone(), &pipeline.name, run_date, &run_id);
+    let lock = publisher.lock(pipeline.storage.lock_ttl).await?;
+    observer(RunEvent::Locked {
+        lock: lock.display(),
+        took_over: lock.took_over.clone(),
     });
+    let outcome: Result<RunOutcome, RunError> = async {
+        let mut results = RunResults::new(pipeline, &run_id, run_date);
 
-    // Resolve every source location before reading anything, so a typo fails fast.
-    let mut inputs = Vec::new();
-    for source in &pipeline.sources {
-        let loc = storage.resolve(&source.location)?;
-        inputs.push((source, loc));
+        // What this run builds, and what it reads from the date's last committed run.
+        let full = options.is_full();
+        let previous_manifest = if full {
+            None
+        } else {
+            publisher.read_manifest().await?
+        };
+        let previous_state = state::read_state(&date_folder).await;
+        let stored = if full {
+            BTreeMap::new()
+        } else {
+            state::stored_tables(previous_manifest.as_ref(), &output, previous_state.as_ref())
+        };
+        let to_run = models_to_run(&graph, &chosen, &stored);
+        let reused: BTreeMap<String, state::Stored> = select::upstream_of(&graph, &to_run)
+            .into_iter()
+            .filter(|m| !to_run.contains(m))
+            .filter_map(|m| stored.get(&m).map(|s| (m, s.clone())))
+            .collect();
+        let needed_sources: BTreeSet<&str> = graph
+            .models
+            .iter()
+            .filter(|m| to_run.contains(&m.name))
+            .flat_map(|m| m.source_deps.iter().map(String::as_str))
+            .collect();
+        let sources: Vec<&crate::spec::Source> = pipeline
+            .sources
+            .iter()
+            .filter(|s| full || needed_sources.contains(s.contract.name.as_str()))
+            .collect();
+        results.selected = (!full).then(|| to_run.iter().cloned().collect());
+        observer(RunEvent::Planned {
+            sources: sources.len(),
+            models: to_run.len(),
+        });
+
+        // Resolve every source location before reading anything, so a typo fails fast.
+        let mut inputs = Vec::new();
+        for source in sources {
+            let loc = storage.resolve(&source.location)?;
+            inputs.push((source, loc));
+        }
+        let input_names: Vec<String> = inputs.iter().map(|(_, l)| l.display.clone()).collect();
+        let lineage_info = pipeline.lineage.as_ref().map(|spec| lineage::RunInfo {
+            spec,
+            pipeline: &pipeline.name,
+            run_id: &run_id,
+            run_date,
+            inputs: &input_names,
+        });
+        if let Some(info) = &lineage_info {
+            let event = lineage::event(info, lineage::EventType::Start, None, None);
+            for w in lineage::emit(info.spec, &event).await {
+                observer(RunEvent::Warning(w.clone()));
+                results.warnings.push(w);
+            }
+        }
+        let ctx = engine::session(
+            &EngineOptions {
+                memory_limit: pipeline.memory_limit,
+                spill_dir: pipeline.spill_dir.clone(),
+                target_partitions: pipeline.target_partitions,
+            },
+            &storage,
+        )?;
+
+        // Incremental sources continue from the latest commit before this date.
+        let incremental_base =
+            if !options.full_refresh && inputs.iter().any(|(s, _)| s.incremental.is_some()) {
+                state::previous_manifest(&output, &pipeline.name, run_date).await?
+            } else {
+                None
+            };
+        let stage = Stage {
+            pipeline,
+            graph: &graph,
+            incremental_base: incremental_base.as_ref(),
+            storage: &storage,
+            ctx: &ctx,
+            raw: &raw,
+            publisher: &publisher,
+            work: &work,
+            observer: &observer,
+        };
+        let outcome = stage
+            .execute(inputs, &to_run, &reused, &tests, &mut results)
+            .await;
+        let outcome = match outcome {
+            Ok((written, mut source_states)) => {
+                // Sources this run did not load keep the state of the date's previous commit.
+                for (name, st) in previous_manifest
+                    .as_ref()
+                    .map(|m| m.sources.clone())
+                    .unwrap_or_default()
+                {
+                    source_states.entry(name).or_insert(st);
+                }
+                // Published models this run did not build keep their committed files.
+                let carried: Vec<TableEntry> = previous_manifest
+                    .map(|m| {
+                        m.tables
+                            .into_iter()
+                            .filter(|t| !to_run.contains(&t.model))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                observer(RunEvent::Committing {
+                    tables: written.len(),
+                });
+                match publisher
+                    .commit(&written, &carried, source_states, &lock)
+                    .await
+                {
+                    Ok(manifest) => {
+                        observer(RunEvent::Committed {
+                            tables: manifest.tables.len(),
+                        });
+                        Ok(manifest)
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e),
+        };
+        results.elapsed_seconds = started.elapsed().as_secs_f64();
+        match outcome {
+            Ok(manifest) => {
+                // The committed run's unpublished models, for later selection runs; then the run
+                // folders nothing points to any more.
+                let mut next = WorkState {
+                    run_id: run_id.clone(),
+                    models: BTreeMap::new(),
+                };
+                for m in &graph.models {
+                    if pipeline.publish.contains(&m.name) {
+                        continue;
+                    }
+                    if to_run.contains(&m.name) {
+                        if results.models.iter().any(|r| r.name == m.name) {
+                            next.models
+                                .insert(m.name.clone(), work.child(&m.name).table_url());
+                        }
+                    } else if let Some(old) =
+                        previous_state.as_ref().and_then(|s| s.models.get(&m.name))
+                    {
+                        if !full {
+                            next.models.insert(m.name.clone(), old.clone());
+                        }
+                    }
+                }
+                let keep: BTreeSet<String> = next
+                    .models
+                    .values()
+                    .filter_map(|url| state::run_of(url, &date_folder))
+                    .collect();
+                if state::write_state(&date_folder, &next).await.is_ok() {
+                    state::prune_runs(&date_folder, &keep).await;
+                }
+                if let Some(info) = &lineage_info {
+                    let event =
+                        lineage::event(info, lineage::EventType::Complete, Some(&manifest), None);
+                    for w in lineage::emit(info.spec, &event).await {
+                        observer(RunEvent::Warning(w.clone()));
+                        results.warnings.push(w);
+                    }
+                }
+                results.status = Status::Success;
+                // The data is committed; the report is rendered from it (crate::report). A
+                // failure is recorded, not raised: the commit stands.
+                let report_started = Instant::now();
+                let report = crate::report::write(pipeline, run_date).await;
+                results.report = Some(ReportResult::from_outcome(
+                    &report,
+                    report_started.elapsed(),
+                ));
+                let locations: Vec<(String, String)> = pipeline
+                    .sources
+                    .iter()
+                    .map(|s| {
+                        let shown = storage
+                            .resolve(&s.location)
+                            .map(|l| l.display)
+                            .unwrap_or_else(|_| s.location.clone());
+                        (s.contract.name.clone(), shown)
+                    })
+                    .collect();
+                let described =
+                    artifacts::pipeline_manifest(pipeline, &graph, &tests, &results, &locations);
+                publisher.write_json("pipeline.json", &described).await?;
+                publisher.write_json("run_results.json", &results).await?;
+                Ok(RunOutcome {
+                    results,
+                    manifest: Some(manifest),
+                })
+            }
+            Err(e) => {
+                publisher.discard().await;
+                // A failed run's scratch is not reused (yet): keep only what the state points to.
+                let keep: BTreeSet<String> = previous_state
+                    .iter()
+                    .flat_map(|s| s.models.values())
+                    .filter_map(|url| state::run_of(url, &date_folder))
+                    .collect();
+                state::prune_runs(&date_folder, &keep).await;
+                results.status = Status::Error;
+                results.error = Some(e.to_string());
+                if let Some(info) = &lineage_info {
+                    let message = e.to_string();
+                    let event =
+                        lineage::event(info, lineage::EventType::Fail, None, Some(&message));
+                    for w in lineage::emit(info.spec, &event).await {
+                        observer(RunEvent::Warning(w.clone()));
+                        results.warnings.push(w);
+                    }
+                }
+                // Best effort: the run's error is what the caller needs, even if this write fails.
+                // A run that lost its lock leaves the date's results to the run that holds it.
+                if lock.check().is_ok() {
+                    let _ = publisher.write_json("run_results.json", &results).await;
+                }
+                Err(e)
+            }
+        }
     }
-    let ctx = engine::session(
-        &EngineOptions {
-            memory_limit: pipeline.memory_limit,
-            spill_dir: pipeline.spill_dir.clone(),
-            target_partitions: pipeline.target_partitions,
-        },
-        &storage,
-    )?;
-
-    let outcome = execute(
-        pipeline,
-        &graph,
-        &storage,
-        &ctx,
-        &raw,
-        &publisher,
-        &work,
-        inputs,
-        &mut results,
-        &observer,
-    )
     .await;
-    results.elapsed_seconds = started.elapsed().as_secs_f64();
-    if let Some(dir) = &work.local {
-        let _ = tokio::fs::remove_dir_all(dir).await;
-    }
-    match outcome {
-        Ok(manifest) => {
-            results.status = Status::Success;
-            // The data is committed; the report is rendered from it (see crate::report). A
-            // failure here is recorded, not raised: the commit stands.
-            let t0 = Instant::now();
-            let report = crate::report::write(pipeline, run_date).await;
-            results.report = Some(ReportResult::from_outcome(&report, t0.elapsed()));
-            publisher.write_json("run_results.json", &results).await?;
-            Ok(RunOutcome {
-                results,
-                manifest: Some(manifest),
-            })
-        }
-        Err(e) => {
-            publisher.cleanup().await;
-            results.status = Status::Error;
-            results.error = Some(e.to_string());
-            // Best effort: the run's error is what the caller needs, even if this write fails.
-            let _ = publisher.write_json("run_results.json", &results).await;
-            Err(e)
-        }
-    }
+    lock.release().await;
+    outcome
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn execute(
-    pipeline: &Pipeline,
+/// The selected models, plus every model they read (transitively) that no stored table
+/// provides.
+fn models_to_run(
     graph: &ModelGraph,
-    storage: &Storage,
-    ctx: &SessionContext,
-    raw: &Location,
-    publisher: &Publisher,
-    work: &Location,
-    inputs: Vec<(&crate::spec::Source, Location)>,
-    results: &mut RunResults,
-    observer: &Observer,
-) -> Result<Manifest, RunError> {
-    let date = format!("run_date={}", results.run_date.format("%Y-%m-%d"));
-    // Sources load one after another: each load already uses a reader and a writer thread, and
-    // on the small machines this runs on, more would only contend.
-    for (source, loc) in inputs {
+    chosen: &BTreeSet<String>,
+    stored: &BTreeMap<String, state::Stored>,
+) -> BTreeSet<String> {
+    let mut to_run = chosen.clone();
+    let mut stack: Vec<String> = chosen.iter().cloned().collect();
+    while let Some(name) = stack.pop() {
+        let Some(m) = graph.get(&name) else { continue };
+        for d in &m.model_deps {
+            if !stored.contains_key(d) && to_run.insert(d.clone()) {
+                stack.push(d.clone());
+            }
+        }
+    }
+    to_run
+}
+
+/// What the stages of one run share.
+struct Stage<'a> {
+    pipeline: &'a Pipeline,
+    graph: &'a ModelGraph,
+    /// The commit incremental sources merge into (none: load everything).
+    incremental_base: Option<&'a Manifest>,
+    storage: &'a Storage,
+    ctx: &'a SessionContext,
+    raw: &'a Location,
+    publisher: &'a Publisher,
+    work: &'a Location,
+    observer: &'a Observer,
+}
+
+impl Stage<'_> {
+    /// Load -> models -> tests; returns the published models written to staging.
+    async fn execute(
+        &self,
+        inputs: Vec<(&crate::spec::Source, Location)>,
+        to_run: &BTreeSet<String>,
+        reused: &BTreeMap<String, state::Stored>,
+        tests: &[CompiledTest],
+        results: &mut RunResults,
+    ) -> Result<(Vec<(String, WrittenTable)>, BTreeMap<String, SourceState>), RunError> {
+        let mut available: BTreeSet<String> = BTreeSet::new();
+        let mut states = BTreeMap::new();
+        for (source, loc) in inputs {
+            if let Some(st) = self.load_source(source, loc, results).await? {
+                states.insert(source.contract.name.clone(), st);
+            }
+            available.insert(source.contract.name.clone());
+        }
+        for (name, stored) in reused {
+            state::register(self.ctx, name, stored)
+                .await
+                .map_err(|error| RunError::Reuse {
+                    model: name.clone(),
+                    error,
+                })?;
+            available.insert(name.clone());
+        }
+        let subgraph = self.graph.subgraph(to_run);
+        let published: BTreeSet<String> = self.pipeline.publish.iter().cloned().collect();
+        let sink = Arc::new(RunSink {
+            publisher: self.publisher.clone(),
+            work: self.work.clone(),
+            published: published.clone(),
+            options: self.publisher.write_options(),
+            written: Mutex::new(Vec::new()),
+        });
+        let obs = Arc::clone(self.observer);
+        let outcomes = models::execute(
+            self.ctx,
+            &subgraph,
+            sink.clone(),
+            2,
+            Arc::new(move |e| obs(RunEvent::Model(e))),
+        )
+        .await;
+        let total = outcomes.len();
+        let mut failures = Vec::new();
+        for o in outcomes {
+            let layer = self
+                .graph
+                .get(&o.name)
+                .map(|m| m.layer.clone())
+                .unwrap_or_default();
+            let is_published = published.contains(&o.name);
+            match &o.result {
+                Ok(m) => {
+                    available.insert(o.name.clone());
+                    results.models.push(ModelResult::success(
+                        &o.name,
+                        &layer,
+                        is_published,
+                        m,
+                        o.elapsed,
+                    ))
+                }
+                Err(e) => {
+                    let skipped = matches!(e, ModelError::Skipped { .. });
+                    results.models.push(ModelResult::failure(
+                        &o.name,
+                        &layer,
+                        is_published,
+                        &e.to_string(),
+                        skipped,
+                        o.elapsed,
+                    ));
+                    if !skipped {
+                        failures.push(e.to_string());
+                    }
+                }
+            }
+        }
+        if let Some(first) = failures.first() {
+            return Err(RunError::ModelsFailed {
+                count: failures.len(),
+                total,
+                first: first.clone(),
+            });
+        }
+
+        // Data tests on what this run built, before anything is published.
+        let relevant: Vec<CompiledTest> = tests
+            .iter()
+            .filter(|t| match &t.model {
+                Some(m) => to_run.contains(m),
+                None => t.reads.iter().any(|r| to_run.contains(r)),
+            })
+            .cloned()
+            .collect();
+        let test_results = checks::run_tests(self.ctx, &relevant, &available).await;
+        for t in &test_results {
+            (self.observer)(RunEvent::Test(t.clone()));
+        }
+        let blocking: Vec<&TestResult> = test_results.iter().filter(|t| t.blocks()).collect();
+        let summary = blocking
+            .first()
+            .map(|t| describe_failure(t))
+            .unwrap_or_default();
+        let blocked = blocking.len();
+        results.tests = test_results;
+        if blocked > 0 {
+            return Err(RunError::TestsFailed {
+                count: blocked,
+                first: summary,
+            });
+        }
+        Ok((sink.take(), states))
+    }
+
+    /// Loads one source into the raw zone and registers it; returns its state for the manifest
+    /// (none for a missing optional source).
+    async fn load_source(
+        &self,
+        source: &crate::spec::Source,
+        loc: Location,
+        results: &mut RunResults,
+    ) -> Result<Option<SourceState>, RunError> {
+        let date = format!("run_date={}", results.run_date.format("%Y-%m-%d"));
         let name = source.contract.name.clone();
-        observer(RunEvent::SourceStarted {
+        (self.observer)(RunEvent::SourceStarted {
             source: name.clone(),
         });
         let t0 = Instant::now();
-        let files = match storage.list_files(&loc).await {
+        let files = match self.storage.list_files(&loc).await {
             Ok(f) => f,
             Err(StorageError::NotFound { .. }) if source.optional => Vec::new(),
             Err(e) => return Err(e.into()),
         };
-        let table_loc = raw.child(&format!("{name}/{date}"));
+        let table_loc = self.raw.child(&format!("{name}/{date}"));
         clear_prefix(&table_loc)
             .await
             .map_err(|error| RunError::RawZone {
                 source_name: name.clone(),
                 error,
             })?;
-        let quarantine_loc = raw.child(&format!("_quarantine/{name}/{date}"));
+        let quarantine_loc = self.raw.child(&format!("_quarantine/{name}/{date}"));
         clear_prefix(&quarantine_loc)
             .await
             .map_err(|error| RunError::RawZone {
@@ -256,18 +701,31 @@ async fn execute(
         if files.is_empty() {
             let schema = load::empty_batch_schema(&source.contract);
             let table = MemTable::try_new(schema, vec![vec![]])?;
-            ctx.register_table(name.as_str(), Arc::new(table))?;
+            self.ctx.register_table(name.as_str(), Arc::new(table))?;
             results
                 .sources
                 .push(SourceResult::missing_optional(&name, &loc.display));
-            observer(RunEvent::SourceLoaded {
+            (self.observer)(RunEvent::SourceLoaded {
                 source: name,
                 rows: 0,
                 rejected: 0,
                 elapsed: t0.elapsed(),
             });
-            continue;
+            return Ok(None);
         }
+        // An incremental source loads into scratch first, then merges into the raw table.
+        let incoming_loc = self.raw.child(&format!("_incoming/{name}/{date}"));
+        let load_loc = if source.incremental.is_some() {
+            clear_prefix(&incoming_loc)
+                .await
+                .map_err(|error| RunError::RawZone {
+                    source_name: name.clone(),
+                    error,
+                })?;
+            &incoming_loc
+        } else {
+            &table_loc
+        };
         let input_files: Vec<InputFile> = files
             .iter()
             .map(|m| InputFile {
@@ -277,17 +735,18 @@ async fn execute(
             })
             .collect();
         let target = RawTarget {
-            store: raw.store.clone(),
-            data_prefix: table_loc.path.clone(),
+            store: self.raw.store.clone(),
+            data_prefix: load_loc.path.clone(),
             quarantine_prefix: quarantine_loc.path.clone(),
         };
-        let report = load::load_source(
-            &source.contract,
-            &input_files,
-            &target,
-            &LoadOptions::default(),
-        )
-        .await;
+        // Duplicate keys of an incremental source are versions of a row: the merge keeps the
+        // latest instead of the loader rejecting them.
+        let mut contract = source.contract.clone();
+        if source.incremental.is_some() {
+            contract.primary_key.clear();
+        }
+        let report =
+            load::load_source(&contract, &input_files, &target, &LoadOptions::default()).await;
         let report = match report {
             Ok(r) => r,
             Err(error) => {
@@ -302,89 +761,180 @@ async fn execute(
                 });
             }
         };
-        results.sources.push(SourceResult::from_report(
-            &report,
-            &loc.display,
-            t0.elapsed(),
-        ));
-        engine::register_stores(ctx, storage);
-        ctx.register_parquet(
-            name.as_str(),
-            &table_loc.table_url(),
-            ParquetReadOptions::default(),
-        )
-        .await?;
-        observer(RunEvent::SourceLoaded {
-            source: name,
+        let mut result = SourceResult::from_report(&report, &loc.display, t0.elapsed());
+        engine::register_stores(self.ctx, self.storage);
+        let mut state = SourceState {
+            location: table_loc.table_url(),
             rows: report.rows_loaded,
+            watermark: None,
+        };
+        if let Some(inc) = &source.incremental {
+            let merged = self
+                .merge_incremental(source, inc, &incoming_loc, &table_loc)
+                .await
+                .map_err(|error| RunError::Incremental {
+                    source_name: name.clone(),
+                    error,
+                })?;
+            result.rows_new = Some(merged.new_rows);
+            result.rows_loaded = merged.rows;
+            result.watermark = merged.watermark.clone();
+            result.incremental_from = merged.from.clone();
+            state.rows = merged.rows;
+            state.watermark = merged.watermark;
+            let _ = clear_prefix(&incoming_loc).await;
+        }
+        self.ctx
+            .register_parquet(
+                name.as_str(),
+                &table_loc.table_url(),
+                ParquetReadOptions::default(),
+            )
+            .await?;
+        results.sources.push(result);
+        (self.observer)(RunEvent::SourceLoaded {
+            source: name,
+            rows: state.rows,
             rejected: report.rows_rejected,
             elapsed: t0.elapsed(),
         });
+        Ok(Some(state))
     }
 
-    let published: BTreeSet<String> = pipeline.publish.iter().cloned().collect();
-    let sink = Arc::new(RunSink {
-        publisher: publisher.clone(),
-        work: work.clone(),
-        published: published.clone(),
-        options: WriteOptions::default(),
-        written: Mutex::new(Vec::new()),
-    });
-    let obs = Arc::clone(observer);
-    let outcomes = models::execute(
-        ctx,
-        graph,
-        sink.clone(),
-        2,
-        Arc::new(move |e| obs(RunEvent::Model(e))),
-    )
-    .await;
-    let total = outcomes.len();
-    let mut failures = Vec::new();
-    for o in outcomes {
-        let layer = graph
-            .get(&o.name)
-            .map(|m| m.layer.clone())
-            .unwrap_or_default();
-        let is_published = published.contains(&o.name);
-        match &o.result {
-            Ok(m) => results.models.push(ModelResult::success(
-                &o.name,
-                &layer,
-                is_published,
-                m,
-                o.elapsed,
-            )),
-            Err(e) => {
-                let skipped = matches!(e, ModelError::Skipped { .. });
-                results.models.push(ModelResult::failure(
-                    &o.name,
-                    &layer,
-                    is_published,
-                    &e.to_string(),
-                    skipped,
-                    o.elapsed,
-                ));
-                if !skipped {
-                    failures.push(e.to_string());
-                }
+    /// Merges an incremental source's fresh load into the previous commit's raw table.
+    async fn merge_incremental(
+        &self,
+        source: &crate::spec::Source,
+        inc: &crate::spec::Incremental,
+        incoming: &Location,
+        target: &Location,
+    ) -> Result<Merged, datafusion::error::DataFusionError> {
+        use crate::load::incremental;
+        let name = &source.contract.name;
+        let incoming_name = format!("__beacon_incoming_{name}");
+        let base_name = format!("__beacon_base_{name}");
+        self.ctx
+            .register_parquet(
+                incoming_name.as_str(),
+                &incoming.table_url(),
+                ParquetReadOptions::default(),
+            )
+            .await?;
+        let base = self
+            .incremental_base
+            .and_then(|m| m.sources.get(name).map(|s| (m.run_date, s.clone())));
+        let mut from = None;
+        let mut watermark = None;
+        if let Some((date, st)) = &base {
+            self.ctx
+                .register_parquet(
+                    base_name.as_str(),
+                    &st.location,
+                    ParquetReadOptions::default(),
+                )
+                .await?;
+            from = Some(format!("run_date={date}"));
+            watermark = st.watermark.clone();
+        }
+        let new_rows = scalar_u64(
+            self.ctx,
+            &incremental::new_rows_sql(&incoming_name, inc, watermark.as_deref()),
+            0,
+        )
+        .await?;
+        let sql = incremental::merge_sql(
+            &incoming_name,
+            base.as_ref().map(|_| base_name.as_str()),
+            inc,
+            &source.contract.primary_key,
+            watermark.as_deref(),
+        );
+        let df = self.ctx.sql(&sql).await?;
+        let written = publish::write_dataframe(df, target, &WriteOptions::default())
+            .await
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        let target_name = format!("__beacon_merged_{name}");
+        self.ctx
+            .register_parquet(
+                target_name.as_str(),
+                &target.table_url(),
+                ParquetReadOptions::default(),
+            )
+            .await?;
+        let batches = self
+            .ctx
+            .sql(&incremental::watermark_sql(&target_name, inc))
+            .await?
+            .collect()
+            .await?;
+        let next = batches
+            .first()
+            .filter(|b| b.num_rows() > 0)
+            .filter(|b| b.column(0).is_valid(0))
+            .and_then(|b| {
+                datafusion::arrow::util::display::array_value_to_string(b.column(0), 0).ok()
+            })
+            .or(watermark);
+        for t in [&incoming_name, &base_name, &target_name] {
+            let _ = self.ctx.deregister_table(t.as_str());
+        }
+        Ok(Merged {
+            rows: written.rows,
+            new_rows,
+            watermark: next,
+            from,
+        })
+    }
+}
+
+/// What an incremental merge did.
+struct Merged {
+    rows: u64,
+    new_rows: u64,
+    watermark: Option<String>,
+    /// The commit merged into (`run_date=...`), none for a full load.
+    from: Option<String>,
+}
+
+/// The first column of the first row of a query, as a count.
+async fn scalar_u64(
+    ctx: &SessionContext,
+    sql: &str,
+    default: u64,
+) -> Result<u64, datafusion::error::DataFusionError> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    Ok(batches
+        .first()
+        .filter(|b| b.num_rows() > 0)
+        .and_then(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::Int64Array>()
+                .map(|a| a.value(0))
+        })
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or(default))
+}
+
+/// A failed test for an error message: what, where, how many rows, and a sample of them.
+pub fn describe_failure(t: &TestResult) -> String {
+    match &t.error {
+        Some(e) => format!("{} ({}): {e}", t.id, t.declared_at),
+        None => {
+            let mut s = format!(
+                "{} ({}): {} offending row{}",
+                t.id,
+                t.declared_at,
+                t.failing_rows,
+                if t.failing_rows == 1 { "" } else { "s" }
+            );
+            if !t.sample_table.is_empty() {
+                s.push_str(", for example:\n");
+                s.push_str(&t.sample_table);
             }
+            s
         }
     }
-    if let Some(first) = failures.first() {
-        return Err(RunError::ModelsFailed {
-            count: failures.len(),
-            total,
-            first: first.clone(),
-        });
-    }
-    let mut written = sink.take();
-    written.sort_by(|a, b| a.0.cmp(&b.0));
-    let manifest = publisher.commit(&written).await?;
-    observer(RunEvent::Committed {
-        tables: manifest.tables.len(),
-    });
-    Ok(manifest)
 }
 
 /// Deletes every object under a prefix (a re-run of a date replaces that date's raw data whole).
@@ -433,7 +983,13 @@ impl ModelSink for RunSink {
             } else {
                 self.work.child(&model.name)
             };
-            let table = publish::write_dataframe(df, &dir, &self.options)
+            let work_options = WriteOptions::default();
+            let options = if is_published {
+                &self.options
+            } else {
+                &work_options
+            };
+            let table = publish::write_dataframe(df, &dir, options)
                 .await
                 .map_err(|e| e.to_string())?;
             let materialized = Materialized {
@@ -441,6 +997,7 @@ impl ModelSink for RunSink {
                 rows: table.rows,
                 bytes: table.bytes,
                 files: table.files.iter().map(|f| f.path.clone()).collect(),
+                schema: table.schema.clone(),
             };
             if is_published {
                 self.written

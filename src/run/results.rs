@@ -29,8 +29,15 @@ pub struct RunResults {
     pub beacon_version: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The models a `--select` run built (absent for a full run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selected: Option<Vec<String>>,
     pub sources: Vec<SourceResult>,
     pub models: Vec<ModelResult>,
+    /// Data tests run before publishing.
+    pub tests: Vec<crate::checks::TestResult>,
+    /// Problems that did not fail the run (e.g. a lineage endpoint that did not answer).
+    pub warnings: Vec<String>,
     /// The HTML report written after the commit (absent when nothing was committed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<ReportResult>,
@@ -47,8 +54,11 @@ impl RunResults {
             elapsed_seconds: 0.0,
             beacon_version: env!("CARGO_PKG_VERSION").to_string(),
             error: None,
+            selected: None,
             sources: Vec::new(),
             models: Vec::new(),
+            tests: Vec::new(),
+            warnings: Vec::new(),
             report: None,
         }
     }
@@ -64,6 +74,15 @@ pub struct SourceResult {
     pub rows_read: u64,
     pub rows_loaded: u64,
     pub rows_rejected: u64,
+    /// Incremental sources: rows past the last watermark (rows_loaded is then the merged state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_new: Option<u64>,
+    /// Incremental sources: the largest cursor value after this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<String>,
+    /// Incremental sources: the commit whose state this run merged into (none: a full load).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incremental_from: Option<String>,
     /// Columns found in the files that the contract does not list (kept in the raw zone).
     pub schema_drift: Vec<String>,
     pub missing_optional_columns: Vec<String>,
@@ -84,6 +103,9 @@ impl SourceResult {
             rows_read: r.rows_read,
             rows_loaded: r.rows_loaded,
             rows_rejected: r.rows_rejected,
+            rows_new: None,
+            watermark: None,
+            incremental_from: None,
             schema_drift: r.schema_drift.clone(),
             missing_optional_columns: r.missing_optional_columns.clone(),
             quarantine: r.quarantine_file.as_ref().map(|p| p.to_string()),
@@ -101,6 +123,9 @@ impl SourceResult {
             rows_read: 0,
             rows_loaded: 0,
             rows_rejected: 0,
+            rows_new: None,
+            watermark: None,
+            incremental_from: None,
             schema_drift: Vec::new(),
             missing_optional_columns: Vec::new(),
             quarantine: None,
@@ -130,6 +155,9 @@ pub struct ModelResult {
     pub seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The columns written (for the pipeline manifest, not in run_results.json).
+    #[serde(skip)]
+    pub columns: Vec<crate::publish::ColumnInfo>,
 }
 
 impl ModelResult {
@@ -149,6 +177,7 @@ impl ModelResult {
             bytes: m.bytes,
             seconds: elapsed.as_secs_f64(),
             error: None,
+            columns: crate::publish::schema_info(&m.schema),
         }
     }
 
@@ -173,6 +202,7 @@ impl ModelResult {
             bytes: 0,
             seconds: elapsed.as_secs_f64(),
             error: Some(error.to_string()),
+            columns: Vec::new(),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! on the text before parsing; `--set key=value` overrides apply to the parsed tree afterwards, so the
 //! same file runs in dev, CI and production. All YAML parsing lives in this module.
 
+mod checks;
 mod interpolate;
 mod locate;
 pub mod raw;
@@ -15,7 +16,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use validate::{parse_byte_size, EngineSpec, Pipeline, Source, VarValue};
+pub use checks::{test_name, DataTest, ModelChecks, Severity, TestKind};
+pub use validate::{
+    parse_byte_size, parse_duration, EngineSpec, Incremental, LineageSpec, Pipeline, Source,
+    VarValue,
+};
 
 /// A problem found in a pipeline file, with where it is.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,7 +171,7 @@ pub fn parse_str(
         raw = apply_overrides(&text, overrides)?;
     }
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    validate::validate(raw, path, &base_dir).map_err(|mut problems| {
+    let mut pipeline = validate::validate(raw, path, &base_dir).map_err(|mut problems| {
         for p in &mut problems {
             if p.line.is_none() {
                 if let Some((line, col)) = locate::locate(&text, &p.path) {
@@ -176,7 +181,15 @@ pub fn parse_str(
             }
         }
         invalid(problems)
-    })
+    })?;
+    // Checks are reported by line later (validate, test runs): find where each is declared.
+    for c in &mut pipeline.checks {
+        c.line = locate::locate(&text, &format!("checks.{}", c.model)).map(|(l, _)| l);
+        for t in &mut c.tests {
+            t.line = locate::locate(&text, &t.path).map(|(l, _)| l);
+        }
+    }
+    Ok(pipeline)
 }
 
 fn deserialize_located(text: &str) -> Result<raw::RawPipeline, Problem> {

@@ -45,8 +45,78 @@ pub struct RawPipeline {
     /// Variables available to the SQL as `{{ var('name') }}`.
     #[serde(default)]
     pub vars: BTreeMap<String, serde_yaml::Value>,
+    /// Timeouts, retries and the run lock of object-store access.
+    #[serde(default)]
+    pub storage: Option<RawStorage>,
     /// The input datasets, by table name.
     pub sources: IndexMap<String, RawSource>,
+    /// Per model: the columns its output contract requires and the data tests it must pass.
+    #[serde(default)]
+    pub checks: IndexMap<String, RawModelChecks>,
+    /// OpenLineage run events (START, COMPLETE, FAIL) to a file and/or an HTTP endpoint.
+    #[serde(default)]
+    pub lineage: Option<RawLineage>,
+}
+
+/// Where OpenLineage events go.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLineage {
+    /// Job namespace in the events (default `beacon`).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Local file the events are appended to, one JSON document per line.
+    #[serde(default)]
+    pub file: Option<String>,
+    /// OpenLineage HTTP endpoint each event is POSTed to (e.g. Marquez's `/api/v1/lineage`); an
+    /// API key, if needed, comes from the `OPENLINEAGE_API_KEY` environment variable.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// The checks of one model: `columns` (the output contract, each with its column tests) and
+/// model-level `tests`. Test entries stay YAML values here: their many shapes (`not_null`,
+/// `{accepted_values: [..]}`, `{row_count: {min: 1}, severity: warn}`) are read by `checks.rs`,
+/// which can name the exact entry that is wrong.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModelChecks {
+    /// Columns the model must produce, each with the tests of that column (may be empty).
+    #[serde(default)]
+    pub columns: IndexMap<String, Option<Vec<serde_yaml::Value>>>,
+    /// Tests on the whole model.
+    #[serde(default)]
+    pub tests: Vec<serde_yaml::Value>,
+}
+
+/// The `storage:` section: every key optional, durations written `500ms`, `30s`, `10m`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    /// Time to open a connection (default 5s).
+    #[serde(default)]
+    pub connect_timeout: Option<String>,
+    /// Time for one request, until the last byte of the response (default 30s).
+    #[serde(default)]
+    pub request_timeout: Option<String>,
+    /// Retries of a failed request after the first try (default 10).
+    #[serde(default)]
+    pub max_retries: Option<usize>,
+    /// Wait before the first retry (default 100ms).
+    #[serde(default)]
+    pub retry_initial_backoff: Option<String>,
+    /// Longest wait between retries (default 15s).
+    #[serde(default)]
+    pub retry_max_backoff: Option<String>,
+    /// Growth factor of the wait between retries (default 2).
+    #[serde(default)]
+    pub retry_backoff_base: Option<f64>,
+    /// Total time of one storage operation, retries included (default 3m).
+    #[serde(default)]
+    pub operation_deadline: Option<String>,
+    /// Validity of the run lock without renewal (default 10m).
+    #[serde(default)]
+    pub lock_ttl: Option<String>,
 }
 
 /// One input dataset.
@@ -75,6 +145,17 @@ pub struct RawSource {
     pub max_rejected_share: Option<f64>,
     /// The contract columns: `Name: type` or `Name: {type: .., required: .., values: [..]}`.
     pub columns: IndexMap<String, RawColumn>,
+    /// Load only rows newer than the last committed watermark and merge them by primary key.
+    #[serde(default)]
+    pub incremental: Option<RawIncremental>,
+}
+
+/// `incremental:` of a source.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIncremental {
+    /// The column that grows when a row changes (`SystemModstamp`, `LastModifiedDate`).
+    pub cursor: String,
 }
 
 /// A contract column, written short (`timestamp`, `string required`) or long (a mapping).

@@ -41,7 +41,7 @@ fn minimal_pipeline_parses_with_defaults() {
     assert_eq!(p.name, "t");
     assert_eq!(p.engine, EngineSpec::Local);
     assert_eq!(p.memory_limit, None);
-    assert_eq!(p.models_dir, Path::new("pipelines/./sql"));
+    assert_eq!(p.models_dir, Path::new("pipelines/sql"));
     let leads = &p.sources[0].contract;
     assert_eq!(leads.name, "leads");
     assert_eq!(leads.primary_key, vec!["Id"]);
@@ -195,4 +195,170 @@ fn ballista_engine_is_parsed() {
     );
     let e = problems(&MINIMAL.replace("name: t", "name: t\nengine: spark"));
     assert!(e[0].message.contains("unknown engine"));
+}
+
+#[test]
+fn storage_section_has_defaults_values_and_overrides() {
+    use crate::storage::StorageOptions;
+    use std::time::Duration;
+    let p = parse(MINIMAL).unwrap();
+    assert_eq!(p.storage, StorageOptions::default());
+    assert_eq!(p.storage.request_timeout, Duration::from_secs(30));
+    assert_eq!(p.storage.lock_ttl, Duration::from_secs(600));
+    let text = MINIMAL.replace(
+        "models: ./sql",
+        "models: ./sql\nstorage:\n  request_timeout: 2s\n  max_retries: 3\n  retry_initial_backoff: 50ms\n  lock_ttl: 1m 30s",
+    );
+    let mut o = Overrides::default();
+    o.push_set("storage.max_retries=5").unwrap();
+    o.push_set("storage.operation_deadline=20s").unwrap();
+    let p = parse_with(&text, &BTreeMap::new(), &o).unwrap();
+    assert_eq!(p.storage.request_timeout, Duration::from_secs(2));
+    assert_eq!(p.storage.max_retries, 5, "--set wins over the file");
+    assert_eq!(p.storage.retry_initial_backoff, Duration::from_millis(50));
+    assert_eq!(p.storage.operation_deadline, Duration::from_secs(20));
+    assert_eq!(p.storage.lock_ttl, Duration::from_secs(90));
+    let rc = p.storage.retry_config();
+    assert_eq!(rc.max_retries, 5);
+    assert_eq!(rc.retry_timeout, Duration::from_secs(20));
+}
+
+#[test]
+fn storage_section_is_strict_and_located() {
+    let text = MINIMAL.replace(
+        "models: ./sql",
+        "models: ./sql\nstorage:\n  request_timeout: soon\n  lock_ttl: 0s\n  retry_backoff_base: 0.5",
+    );
+    let p = problems(&text);
+    let messages: Vec<String> = p
+        .iter()
+        .map(|p| format!("{}:{:?}: {}", p.path, p.line, p.message))
+        .collect();
+    assert_eq!(p.len(), 3, "{messages:?}");
+    assert!(
+        messages[0].starts_with("storage.request_timeout:Some(7)"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[0].contains("`soon` is not a duration"),
+        "{messages:?}"
+    );
+    assert!(messages
+        .iter()
+        .any(|m| m.contains("storage.lock_ttl") && m.contains("more than 0")));
+    assert!(messages.iter().any(|m| m.contains("retry_backoff_base")));
+    let typo = problems(&MINIMAL.replace(
+        "models: ./sql",
+        "models: ./sql\nstorage:\n  request_timout: 2s",
+    ));
+    assert!(
+        typo[0].message.contains("did you mean `request_timeout`"),
+        "{typo:?}"
+    );
+}
+
+const CHECKS: &str = "checks:
+  hot_list:
+    columns:
+      rank: [not_null, unique]
+      account_id:
+      route: [{accepted_values: [account_executive, self_service, nurture]}]
+      stage: [{relationships: {to: stg_opportunities, field: stage_name}, severity: warn}]
+    tests:
+      - row_count: {min: 1, max: 500}
+      - unique: [account_id, rank]
+      - not_null: [account_id, rank]
+      - expression: cumulative_ae_hours >= required_ae_hours
+        severity: warn
+";
+
+#[test]
+fn checks_are_read_with_severity_and_lines() {
+    let p = parse(&format!("{MINIMAL}{CHECKS}")).unwrap();
+    assert_eq!(p.checks.len(), 1);
+    let c = &p.checks[0];
+    assert_eq!(c.model, "hot_list");
+    assert_eq!(c.columns, vec!["rank", "account_id", "route", "stage"]);
+    let names: Vec<&str> = c.tests.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "not_null(rank)",
+            "unique(rank)",
+            "accepted_values(route, 3 values)",
+            "relationships(stage -> stg_opportunities.stage_name)",
+            "row_count(1..500)",
+            "unique(account_id, rank)",
+            "not_null(account_id)",
+            "not_null(rank)",
+            "expression(cumulative_ae_hours >= required_ae_hours)",
+        ]
+    );
+    assert_eq!(c.tests[3].severity, Severity::Warn);
+    assert_eq!(c.tests[4].severity, Severity::Error);
+    assert_eq!(c.tests[8].severity, Severity::Warn);
+    // MINIMAL has 13 lines; `checks:` is line 14.
+    assert_eq!(c.line, Some(15));
+    assert_eq!(c.tests[0].line, Some(17), "{:?}", c.tests[0]);
+    assert_eq!(c.tests[4].line, Some(22));
+    assert_eq!(c.tests[8].line, Some(25));
+    assert_eq!(
+        c.tests[2].kind,
+        TestKind::AcceptedValues {
+            column: "route".into(),
+            values: vec![
+                VarValue::Str("account_executive".into()),
+                VarValue::Str("self_service".into()),
+                VarValue::Str("nurture".into())
+            ]
+        }
+    );
+}
+
+#[test]
+fn bad_checks_are_all_reported_with_lines() {
+    let bad = "checks:
+  hot_list:
+    columns:
+      rank: [not_nul]
+    tests:
+      - row_count: {min: 5, max: 1}
+      - unique: []
+      - expression: 3
+      - {unique: [a], not_null: [b]}
+      - relationships: {column: a, to: b}
+      - row_count: {mni: 1}
+        severity: fatal
+";
+    let probs = problems(&format!("{MINIMAL}{bad}"));
+    let text: Vec<String> = probs
+        .iter()
+        .map(|p| format!("{}:{}: {}", p.line.unwrap_or(0), p.path, p.message))
+        .collect();
+    assert_eq!(text.len(), 7, "{text:#?}");
+    assert!(text[0].starts_with("17:checks.hot_list.columns.rank[0]: unknown column test `not_nul`, did you mean `not_null`?"), "{text:#?}");
+    assert!(
+        text[1].starts_with("19:checks.hot_list.tests[0]: row_count: min 5 is above max 1"),
+        "{text:#?}"
+    );
+    assert!(
+        text[2].contains("tests[1]: unique: the list of columns is empty"),
+        "{text:#?}"
+    );
+    assert!(
+        text[3].contains("tests[2]: expression: give the SQL expression as a string"),
+        "{text:#?}"
+    );
+    assert!(
+        text[4].contains("tests[3]: one test per entry"),
+        "{text:#?}"
+    );
+    assert!(
+        text[5].contains("tests[4]: relationships: needs `field:`"),
+        "{text:#?}"
+    );
+    assert!(
+        text[6].starts_with("24:checks.hot_list.tests[5]: severity is `error` or `warn`"),
+        "{text:#?}"
+    );
 }

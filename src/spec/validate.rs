@@ -1,10 +1,13 @@
 //! Raw structs -> domain types, with every problem collected (no I/O here).
 
-use super::raw::{RawColumn, RawPipeline, RawSource};
+use super::checks::{read_checks, ModelChecks};
+use super::raw::{RawColumn, RawPipeline, RawSource, RawStorage};
 use super::{closest, Problem};
 use crate::contract::{ColumnContract, ColumnType, Format, SourceContract};
+use crate::storage::StorageOptions;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Default share of rejected rows above which a source fails the run.
 pub const DEFAULT_MAX_REJECTED_SHARE: f64 = 0.01;
@@ -26,13 +29,29 @@ pub struct Pipeline {
     pub raw: String,
     /// Output location (URL or path as written, resolved by `storage`).
     pub output: String,
-    /// Local scratch folder for unpublished models.
-    pub work: PathBuf,
+    /// Scratch location for unpublished models (path or URL as written, resolved by `storage`;
+    /// default `../data/work`).
+    pub work: String,
     /// Folder of SQL models.
     pub models_dir: PathBuf,
     pub publish: Vec<String>,
     pub sources: Vec<Source>,
     pub vars: BTreeMap<String, VarValue>,
+    /// Timeouts, retries and the run lock of object-store access.
+    pub storage: StorageOptions,
+    /// Output contracts and data tests, per model (`checks:`).
+    pub checks: Vec<ModelChecks>,
+    /// Where OpenLineage events go (none: no events).
+    pub lineage: Option<LineageSpec>,
+}
+
+/// `lineage:`: where OpenLineage run events go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineageSpec {
+    pub namespace: String,
+    /// Local NDJSON file (resolved against the pipeline's folder).
+    pub file: Option<PathBuf>,
+    pub url: Option<url::Url>,
 }
 
 /// Where the SQL runs.
@@ -51,6 +70,16 @@ pub struct Source {
     pub contract: SourceContract,
     pub location: String,
     pub optional: bool,
+    /// Incremental loading: the cursor column (a contract column) and its type.
+    pub incremental: Option<Incremental>,
+}
+
+/// An incremental source: rows newer than the last committed watermark of `cursor` are merged
+/// into the previous state by primary key, the row with the later cursor winning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incremental {
+    pub cursor: String,
+    pub cursor_type: ColumnType,
 }
 
 /// A value of `vars:`; rendered into SQL as a literal.
@@ -221,6 +250,41 @@ pub(crate) fn validate(
             sources.push(s);
         }
     }
+    let storage = validate_storage(raw.storage.as_ref(), &mut problems);
+    let checks = read_checks(&raw.checks, &mut problems);
+    let mut lineage = None;
+    if let Some(l) = &raw.lineage {
+        let url = match l.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            None => None,
+            Some(u) => match url::Url::parse(u) {
+                Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Some(parsed),
+                _ => {
+                    problems.push(Problem::at(
+                        "lineage.url",
+                        "must be an http(s):// URL of an OpenLineage endpoint",
+                    ));
+                    None
+                }
+            },
+        };
+        let file = l
+            .file
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(PathBuf::from);
+        if file.is_none() && url.is_none() && problems.is_empty() {
+            problems.push(Problem::at(
+                "lineage",
+                "give `file:` (a local NDJSON file), `url:` (an OpenLineage endpoint), or both",
+            ));
+        }
+        lineage = Some(LineageSpec {
+            namespace: l.namespace.clone().unwrap_or_else(|| "beacon".to_string()),
+            file,
+            url,
+        });
+    }
     let mut seen = std::collections::BTreeSet::new();
     for (i, m) in raw.publish.iter().enumerate() {
         if !seen.insert(m) {
@@ -236,9 +300,9 @@ pub(crate) fn validate(
     let resolve = |p: &str| -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
-            p.to_path_buf()
+            normalize(p)
         } else {
-            base_dir.join(p)
+            normalize(&base_dir.join(p))
         }
     };
     Ok(Pipeline {
@@ -251,12 +315,121 @@ pub(crate) fn validate(
         target_partitions: raw.target_partitions,
         raw: raw.raw,
         output: raw.output,
-        work: resolve(raw.work.as_deref().unwrap_or("../data/work")),
+        work: raw
+            .work
+            .clone()
+            .unwrap_or_else(|| "../data/work".to_string()),
         models_dir: resolve(&raw.models),
         publish: raw.publish,
         sources,
         vars,
+        checks,
+        lineage: lineage.map(|l| LineageSpec {
+            file: l.file.map(|f| resolve(&f.to_string_lossy())),
+            ..l
+        }),
+        storage,
     })
+}
+
+/// Parses durations such as `250ms`, `30s`, `10m`, `1h 30m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration ({e}): write e.g. 500ms, 30s, 10m"))
+}
+
+fn validate_storage(raw: Option<&RawStorage>, problems: &mut Vec<Problem>) -> StorageOptions {
+    let mut opts = StorageOptions::default();
+    let Some(raw) = raw else {
+        return opts;
+    };
+    let mut duration = |key: &str, value: &Option<String>, target: &mut Duration| {
+        if let Some(v) = value {
+            match parse_duration(v) {
+                Ok(d) if d.is_zero() => {
+                    problems.push(Problem::at(format!("storage.{key}"), "must be more than 0"))
+                }
+                Ok(d) => *target = d,
+                Err(e) => problems.push(Problem::at(format!("storage.{key}"), e)),
+            }
+        }
+    };
+    duration(
+        "connect_timeout",
+        &raw.connect_timeout,
+        &mut opts.connect_timeout,
+    );
+    duration(
+        "request_timeout",
+        &raw.request_timeout,
+        &mut opts.request_timeout,
+    );
+    duration(
+        "retry_initial_backoff",
+        &raw.retry_initial_backoff,
+        &mut opts.retry_initial_backoff,
+    );
+    duration(
+        "retry_max_backoff",
+        &raw.retry_max_backoff,
+        &mut opts.retry_max_backoff,
+    );
+    duration(
+        "operation_deadline",
+        &raw.operation_deadline,
+        &mut opts.operation_deadline,
+    );
+    duration("lock_ttl", &raw.lock_ttl, &mut opts.lock_ttl);
+    if let Some(n) = raw.max_retries {
+        opts.max_retries = n;
+    }
+    if let Some(b) = raw.retry_backoff_base {
+        if !(b.is_finite() && b >= 1.0) {
+            problems.push(Problem::at(
+                "storage.retry_backoff_base",
+                format!("{b} must be a number of at least 1 (2 doubles each wait)"),
+            ));
+        } else {
+            opts.retry_backoff_base = b;
+        }
+    }
+    if opts.retry_max_backoff < opts.retry_initial_backoff {
+        problems.push(Problem::at(
+            "storage.retry_max_backoff",
+            "must not be shorter than retry_initial_backoff",
+        ));
+    }
+    if opts.lock_ttl < Duration::from_secs(1) {
+        problems.push(Problem::at(
+            "storage.lock_ttl",
+            "must be at least 1s (the lock is renewed every third of it)",
+        ));
+    }
+    opts
+}
+
+/// `pipelines/../sql` -> `sql`: shorter paths in messages. Lexical (`..` after a symlinked folder
+/// would differ, which pipeline folders are not expected to be).
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 fn check_share(v: f64, path: &str, problems: &mut Vec<Problem>) {
@@ -338,6 +511,36 @@ fn validate_source(
             ));
         }
     }
+    let mut incremental = None;
+    if let Some(inc) = &src.incremental {
+        match columns.iter().find(|c| c.name == inc.cursor) {
+            None => {
+                let hint = closest(&inc.cursor, src.columns.keys().map(String::as_str))
+                    .map(|c| format!(", did you mean `{c}`?"))
+                    .unwrap_or_default();
+                problems.push(Problem::at(
+                    at("incremental.cursor"),
+                    format!("`{}` is not a column of this source{hint}", inc.cursor),
+                ));
+            }
+            Some(c) if c.column_type == ColumnType::Boolean => problems.push(Problem::at(
+                at("incremental.cursor"),
+                "a cursor is a timestamp, date, number or text that grows; not a boolean",
+            )),
+            Some(c) => {
+                incremental = Some(Incremental {
+                    cursor: c.name.clone(),
+                    cursor_type: c.column_type,
+                })
+            }
+        }
+        if src.primary_key.is_empty() {
+            problems.push(Problem::at(
+                at("incremental"),
+                "an incremental source needs a `primary_key`: new rows replace old ones by it",
+            ));
+        }
+    }
     if problems.len() > before {
         return None;
     }
@@ -353,6 +556,7 @@ fn validate_source(
         },
         location: src.location.clone(),
         optional: src.optional,
+        incremental,
     })
 }
 

@@ -94,3 +94,17 @@ pub fn hive(table_dir: &Path) -> String {
         table_dir.display()
     )
 }
+
+/// The path of the `beacon` binary built for this test run.
+pub fn beacon_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_beacon"))
+}
+
+/// Whether the slow tier is on (BEACON_SLOW_TESTS=1); prints why a slow test is skipped.
+pub fn slow_tests(what: &str) -> bool {
+    let on = std::env::var("BEACON_SLOW_TESTS").is_ok_and(|v| v == "1");
+    if !on {
+        eprintln!("skipping {what}: slow tier (set BEACON_SLOW_TESTS=1)");
+    }
+    on
+}

@@ -196,7 +196,7 @@ fn validate_and_dag_describe_the_tiny_project() {
         .current_dir(dir.path()));
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stdout.contains("ok (3 sources, 3 models, 2 published)"),
+        stdout.contains("ok (3 sources, 3 models, 2 published, 0 tests)"),
         "{stdout}"
     );
     let (code, stdout, _) = run(beacon()
@@ -241,4 +241,52 @@ fn sample_pipeline_runs_end_to_end() {
             "{model} is not empty on the sample data"
         );
     }
+}
+
+#[test]
+fn local_output_follows_the_commit_protocol_and_reader_rule() {
+    let dir = fixture("tiny");
+    let out = dir.path().join("out/published");
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let (code, stdout, stderr) = run_tiny(dir.path(), "2026-03-31");
+        assert_eq!(code, 0, "{stderr}");
+        runs.push(stdout.split_whitespace().nth(1).unwrap().to_string());
+    }
+    let state = crate::s3env::reader_state(
+        &[],
+        &out.to_string_lossy(),
+        "2026-03-31",
+        &["leads_by_source", "opportunity_summary"],
+    );
+    // Both rules see the second run, and only its files are left.
+    assert_eq!(state["manifest"]["run_id"], json!(runs[1]));
+    assert_eq!(
+        state["manifest"]["tables"]["leads_by_source"]["rows"],
+        json!([["Event", 1, 0], ["Partner", 1, 1], ["Web", 2, 1]])
+    );
+    for t in ["leads_by_source", "opportunity_summary"] {
+        assert_eq!(state["success"][t]["run_id"], json!(runs[1]), "{state}");
+    }
+    let parquet: Vec<&str> = state["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o.as_str())
+        .filter(|o| o.ends_with(".parquet"))
+        .collect();
+    assert_eq!(
+        parquet,
+        vec![
+            format!(
+                "leads_by_source/run_date=2026-03-31/part-{}-00000.parquet",
+                runs[1]
+            ),
+            format!(
+                "opportunity_summary/run_date=2026-03-31/part-{}-00000.parquet",
+                runs[1]
+            ),
+        ]
+    );
+    assert!(!out.join("_beacon/locks/run_date=2026-03-31.lock").exists());
 }

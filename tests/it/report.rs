@@ -178,7 +178,7 @@ fn a_pipeline_without_the_growth_tables_gets_a_report_of_no_data_panels() {
 }
 
 #[test]
-fn a_report_that_cannot_be_written_leaves_the_commit_and_exits_3() {
+fn a_report_that_cannot_be_written_leaves_the_commit_and_exits_4() {
     let dir = fixture("tiny");
     // A folder where the report file should go makes its write fail after the commit.
     let blocker = report_path(&dir.path().join("out/published"), "2026-03-31");
@@ -187,7 +187,7 @@ fn a_report_that_cannot_be_written_leaves_the_commit_and_exits_3() {
     let (code, stdout, stderr) = run(beacon()
         .args(["run", "pipeline.yaml", "--date", "2026-03-31"])
         .current_dir(dir.path()));
-    assert_eq!(code, 3, "{stdout}\n{stderr}");
+    assert_eq!(code, 4, "{stdout}\n{stderr}");
     assert!(
         stderr.contains("the run was committed, but its report could not be written"),
         "{stderr}"
@@ -211,6 +211,48 @@ fn a_report_that_cannot_be_written_leaves_the_commit_and_exits_3() {
         "{}",
         results["report"]
     );
+}
+
+#[test]
+fn report_takes_the_dates_lock_and_fails_while_a_run_holds_it() {
+    let dir = fixture("tiny");
+    let (code, _, stderr) = run(beacon()
+        .args(["run", "pipeline.yaml", "--date", "2026-03-31"])
+        .current_dir(dir.path()));
+    assert_eq!(code, 0, "{stderr}");
+    let out = dir.path().join("out/published");
+    let path = report_path(&out, "2026-03-31");
+    std::fs::remove_file(&path).unwrap();
+    // A live run of the date (this test process, as far as Beacon can tell) holds the lock.
+    let lock = out.join("_beacon/locks/run_date=2026-03-31.lock");
+    let now = chrono::Utc::now();
+    let holder = serde_json::json!({
+        "pipeline": "tiny",
+        "run_id": "20260331T000000Z-0000beef",
+        "host": std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim(),
+        "pid": std::process::id(),
+        "acquired_at": now.to_rfc3339(),
+        "renewed_at": now.to_rfc3339(),
+        "expires_at": (now + chrono::Duration::hours(1)).to_rfc3339(),
+    });
+    std::fs::write(&lock, serde_json::to_vec(&holder).unwrap()).unwrap();
+    let report = || {
+        run(beacon()
+            .args(["report", "pipeline.yaml", "--date", "2026-03-31"])
+            .current_dir(dir.path()))
+    };
+    let (code, _, stderr) = report();
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("another run holds the lock"), "{stderr}");
+    assert!(
+        !path.exists(),
+        "nothing written while the run holds the lock"
+    );
+    std::fs::remove_file(&lock).unwrap();
+    let (code, _, stderr) = report();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(path.exists());
+    assert!(!lock.exists(), "the report released the lock");
 }
 
 /// Where test artifacts (the browser screenshot) are kept: `target/test-artifacts/`.

@@ -2,15 +2,24 @@
 //!
 //! Every location Beacon reads or writes (sources, raw zone, outputs) goes through [`Storage::resolve`]:
 //! local paths and `file://`, `s3://`, `gs://`, `az://`/`abfs(s)://` and `http(s)://`. Cloud
-//! credentials and endpoints come from the standard environment variables of each cloud (for S3:
-//! `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ENDPOINT`, `AWS_REGION`, `AWS_ALLOW_HTTP`, ...),
-//! never from the pipeline file. Stores are cached per bucket so DataFusion and the loader share them.
+//! credentials and endpoints come from the standard places of each cloud, never from the pipeline
+//! file: for S3 the `AWS_*` environment variables and the AWS profile files ([`aws`]), for GCS and
+//! Azure their environment variables. Timeouts and retries ([`StorageOptions`], the pipeline's
+//! `storage:` section) apply to every remote store. Stores are cached per bucket so DataFusion and
+//! the loader share them. [`cas`] gives the conditional writes (create-if-absent,
+//! replace-if-unchanged) that the run lock and the commit are built on.
+
+pub mod aws;
+pub mod cas;
+mod options;
+
+pub use options::StorageOptions;
 
 use futures::TryStreamExt;
 use globset::{Glob, GlobMatcher};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjPath;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
+use object_store::{ClientConfigKey, ObjectMeta, ObjectStore, ObjectStoreExt};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -34,6 +43,11 @@ pub enum StorageError {
     List {
         location: String,
         source: object_store::Error,
+    },
+    #[error("cannot configure S3 for `{location}`: {source}")]
+    Aws {
+        location: String,
+        source: aws::AwsConfigError,
     },
 }
 
@@ -91,16 +105,29 @@ impl Location {
 #[derive(Debug)]
 pub struct Storage {
     base_dir: PathBuf,
+    options: StorageOptions,
     stores: Mutex<BTreeMap<String, Arc<dyn ObjectStore>>>,
 }
 
 impl Storage {
-    /// Relative paths are resolved against `base_dir` (the pipeline file's folder).
+    /// Relative paths are resolved against `base_dir` (the pipeline file's folder); remote stores
+    /// get the default [`StorageOptions`].
     pub fn new(base_dir: &Path) -> Self {
+        Self::with_options(base_dir, StorageOptions::default())
+    }
+
+    /// Like [`Storage::new`] with the timeouts and retries of a pipeline's `storage:` section.
+    pub fn with_options(base_dir: &Path, options: StorageOptions) -> Self {
         Storage {
             base_dir: base_dir.to_path_buf(),
+            options,
             stores: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// The timeouts, retries and lock lease in force.
+    pub fn options(&self) -> &StorageOptions {
+        &self.options
     }
 
     /// All stores resolved so far, by `scheme://authority/`, for registration with the engine.
@@ -201,22 +228,43 @@ impl Storage {
         let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
         let store_key = format!("{scheme}://{authority}{port}/");
         let display = redact(&url);
+        let opts = &self.options;
+        let timeout = options::config_duration(opts.request_timeout);
+        let connect = options::config_duration(opts.connect_timeout);
         let store = match scheme {
-            "s3" | "s3a" => self.cached(
-                &store_key,
-                || {
-                    object_store::aws::AmazonS3Builder::from_env()
-                        .with_bucket_name(&authority)
-                        .build()
-                        .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
-                },
-                &display,
-            )?,
+            "s3" | "s3a" => {
+                let env: BTreeMap<String, String> = std::env::vars().collect();
+                let home = std::env::var_os("HOME").map(PathBuf::from);
+                let builder =
+                    aws::s3_builder(&authority, &env, home.as_deref()).map_err(|source| {
+                        StorageError::Aws {
+                            location: display.clone(),
+                            source,
+                        }
+                    })?;
+                self.cached(
+                    &store_key,
+                    || {
+                        use object_store::aws::AmazonS3ConfigKey as K;
+                        builder
+                            .with_config(K::Client(ClientConfigKey::Timeout), &timeout)
+                            .with_config(K::Client(ClientConfigKey::ConnectTimeout), &connect)
+                            .with_retry(opts.retry_config())
+                            .build()
+                            .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+                    },
+                    &display,
+                )?
+            }
             "gs" | "gcs" => self.cached(
                 &store_key,
                 || {
+                    use object_store::gcp::GoogleConfigKey as K;
                     object_store::gcp::GoogleCloudStorageBuilder::from_env()
                         .with_bucket_name(&authority)
+                        .with_config(K::Client(ClientConfigKey::Timeout), &timeout)
+                        .with_config(K::Client(ClientConfigKey::ConnectTimeout), &connect)
+                        .with_retry(opts.retry_config())
                         .build()
                         .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
                 },
@@ -225,8 +273,12 @@ impl Storage {
             "az" | "azure" | "abfs" | "abfss" | "adl" => self.cached(
                 &store_key,
                 || {
+                    use object_store::azure::AzureConfigKey as K;
                     object_store::azure::MicrosoftAzureBuilder::from_env()
                         .with_url(format!("{scheme}://{authority}"))
+                        .with_config(K::Client(ClientConfigKey::Timeout), &timeout)
+                        .with_config(K::Client(ClientConfigKey::ConnectTimeout), &connect)
+                        .with_retry(opts.retry_config())
                         .build()
                         .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
                 },
@@ -237,6 +289,9 @@ impl Storage {
                 || {
                     object_store::http::HttpBuilder::new()
                         .with_url(format!("{scheme}://{authority}{port}"))
+                        .with_config(ClientConfigKey::Timeout, &timeout)
+                        .with_config(ClientConfigKey::ConnectTimeout, &connect)
+                        .with_retry(opts.retry_config())
                         .build()
                         .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
                 },
