@@ -659,3 +659,175 @@ fn the_run_dates_month_is_marked_as_month_to_date() {
     );
     assert_eq!(page::month_as_of("2026-10-01", d), "Oct 2026");
 }
+
+/// The largest report the caps allow (every heatmap at its maximum of cohorts and months, the
+/// whole trend, every ROC bin a log-odds quantisation can give, long names): its size depends
+/// on these caps, never on the number of leads.
+#[test]
+fn the_largest_report_the_caps_allow_stays_small() -> Result<(), minijinja::Error> {
+    use super::charts::{CalibrationPoint, ScoreBin};
+    use super::data::{
+        Balance, CampaignRow, Evaluation, FunnelCell, RetentionCell, StageRow, StageTotals,
+        UnitEconomicsRow, HOT_LIST_ROWS, MAX_COHORTS, MAX_COHORT_MONTHS, TREND_MONTHS,
+    };
+    let month = |i: usize| format!("{}-{:02}-01", 2020 + i / 12, i % 12 + 1);
+    let long = "Very Long Account Name Holdings International, Incorporated & Partners".to_string();
+    let mut d = nothing();
+    d.published = published(&["a"; 12]);
+    d.readiness = Ok((0..12)
+        .map(|i| ReadinessMonth {
+            month: month(i),
+            renewal_rate_12m: Some(0.91234567),
+            lir_rate: Some(0.7654321),
+            ltv_to_cac: Some(3.123456),
+            payback_months: Some(11.98765),
+            magic_number: Some(1.0123456),
+            phase: Some("growth_and_moat".into()),
+        })
+        .collect());
+    let cohorts = || (0..MAX_COHORTS).flat_map(|c| (0..=MAX_COHORT_MONTHS).map(move |k| (c, k)));
+    d.funnel = Ok(cohorts()
+        .map(|(c, k)| FunnelCell {
+            cohort: month(c),
+            k: k as i64,
+            cohort_mqls: Some(123_456.0),
+            sqls: Some(65_432.0),
+            won: Some(12_345.0),
+            sql_rate: Some(0.5312345),
+            win_rate: Some(0.1012345),
+        })
+        .collect());
+    d.retention = Ok(cohorts()
+        .map(|(c, k)| RetentionCell {
+            cohort: month(c),
+            k: k as i64,
+            customers: Some(12_345.0),
+            eligible: Some(12_000.0),
+            retained: Some(11_000.0),
+            logo_retention: Some(0.9123456),
+            starting_arr: Some(123_456_789.0),
+            arr: Some(134_567_890.0),
+            nrr: Some(1.0912345),
+        })
+        .collect());
+    d.stages = Ok(Stages {
+        stages: [
+            "Qualification",
+            "Needs Analysis",
+            "Solution",
+            "Implementation",
+            "Closed Won",
+        ]
+        .iter()
+        .map(|s| StageRow {
+            stage: s.to_string(),
+            entered: Some(123_456.0),
+            advanced: Some(100_000.0),
+            conversion_rate: Some(0.81),
+            avg_days: Some(12.3),
+            median_days: Some(9.8),
+        })
+        .collect(),
+        totals: Some(StageTotals::default()),
+    });
+    let channels = [
+        "ALL",
+        "Event",
+        "Outbound",
+        "Paid Search",
+        "Partner",
+        "Referral",
+        "Sales",
+        "Web",
+    ];
+    d.unit_economics = Ok((0..TREND_MONTHS)
+        .flat_map(|m| channels.iter().map(move |c| (m, c)))
+        .map(|(m, c)| UnitEconomicsRow {
+            month: month(m),
+            channel: c.to_string(),
+            new_customers: Some(1234.0),
+            spend: Some(12_345_678.0),
+            ltv_to_cac: Some(3.3),
+            payback_months: Some(11.0),
+            magic_number: Some(1.1),
+        })
+        .collect());
+    d.capacity = Ok((0..12)
+        .map(|i| CapacityRow {
+            role: format!("Role {i}"),
+            available_hours: Some(12_345.0),
+            required_hours: Some(11_111.0),
+            utilization: Some(0.9),
+            status: Some("balanced".into()),
+        })
+        .collect());
+    d.balance = Ok(Some(Balance {
+        sales_capacity: Some(1234.5),
+        demand: Some(1200.0),
+        ratio: Some(0.97),
+    }));
+    d.hot_list = Ok(HotList {
+        top: (0..HOT_LIST_ROWS)
+            .map(|i| HotRow {
+                rank: Some(i as f64 + 1.0),
+                account_name: long.clone(),
+                reason: format!("{long}: open New Business opportunity in Implementation, 80% of closed deals that reached this stage were won"),
+                p_win: Some(0.8),
+                expected_ltv: Some(273_456.0),
+                expected_value: Some(218_765.0),
+                days_to_close: Some(9.0),
+                ae_hours: Some(9.0),
+                cumulative_ae_hours: Some(180.0),
+            })
+            .collect(),
+        accounts: 250_000,
+        total_value: Some(1.23e10),
+        total_hours: Some(12_345.0),
+    });
+    d.evaluation = Ok(Some(Evaluation {
+        auc: Some(0.88),
+        top_decile_lift: Some(5.1),
+        brier: Some(0.05),
+        train_rows: Some(800_000.0),
+        test_rows: Some(100_000.0),
+        model_version: "lr-0123456789ab".into(),
+    }));
+    d.calibration = Ok((1..=10)
+        .map(|i| CalibrationPoint {
+            decile: i,
+            leads: 10_000.0,
+            conversions: 100.0 * i as f64,
+            mean_predicted: Some(0.01 * i as f64),
+            observed_rate: Some(0.01 * i as f64),
+        })
+        .collect());
+    // log-odds of p in [1e-6, 1 - 1e-6], in steps of 1/20: at most 553 bins.
+    d.roc_bins = Ok((0..553)
+        .map(|i| ScoreBin {
+            threshold: i as f64 / 553.0,
+            leads: 1000,
+            positives: i as u64,
+        })
+        .collect());
+    d.campaigns = Ok((0..12)
+        .map(|i| CampaignRow {
+            name: format!("{long} campaign {i}"),
+            channel: "Paid Search".into(),
+            members: Some(123_456.0),
+            mqls: Some(12_345.0),
+            sqls: Some(5_432.0),
+            won: Some(321.0),
+            won_acv: Some(12_345_678.0),
+            cost: Some(1_234_567.0),
+        })
+        .collect());
+    let out = page::render(&d, &Targets::from_vars(&BTreeMap::new()))?;
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    let bytes = out.html.len();
+    assert!(bytes < 2 << 20, "the largest report is {bytes} bytes");
+    assert!(
+        bytes > 500_000,
+        "every panel was drawn at its largest: {bytes} bytes"
+    );
+    Ok(())
+}
