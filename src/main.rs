@@ -131,7 +131,7 @@ enum Command {
     /// Write a deterministic synthetic data set in the input contract's format.
     SampleData {
         /// Number of leads to generate.
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 20000)]
         leads: u64,
         /// Random seed (same seed, same files).
         #[arg(long, default_value_t = 42)]

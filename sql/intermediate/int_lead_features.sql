@@ -17,13 +17,24 @@
 --                    int_typical_deal_size), authority, timeline (days to decision, banded),
 --                    product_interest, self_service (willing / not willing). A lead without answers gets
 --                    the single token `BANT_answers=none` instead of the six BANT tokens; a question
---                    left blank in an answered form is `not_stated`.
+--                    left blank in an answered form is `not_stated`. Then stg_leads.extra_features: more
+--                    tokens a project's own staging model adds (empty in the shipped stg_leads; e.g. the
+--                    X Education pipeline adds its web-activity bands and form answers there).
 --   outcome          the lead's opportunity (ConvertedOpportunityId, created as of run_date) is won as
---                    of run_date with CloseDate within var outcome_window_days of the lead's CreatedDate
---   outcome_known    CreatedDate + var outcome_window_days <= run_date: the window has closed
---   sample           'train' / 'holdout' for outcome-known leads (METRICS.md time-based holdout: the
---                    holdout is the last var holdout_days days of creation dates with a known outcome,
---                    i.e. created after run_date - outcome_window_days - holdout_days), NULL otherwise
+--                    of run_date with CloseDate within var outcome_window_days of the lead's CreatedDate;
+--                    or, when the lead source states the outcome itself (stg_leads.stated_outcome, NULL in
+--                    the shipped stg_leads; a lead export without opportunities, e.g. X Education's
+--                    Converted flag), that
+--   outcome_known    CreatedDate + var outcome_window_days <= run_date: the window has closed. An undated
+--                    lead (created_at NULL: an export without dates) is history when its outcome is stated
+--   sample           'train' / 'holdout' for outcome-known leads, NULL otherwise. var holdout_split:
+--                    'time' (default, METRICS.md time-based holdout: the holdout is the last var
+--                    holdout_days days of creation dates with a known outcome, i.e. created after
+--                    run_date - outcome_window_days - holdout_days); 'hash' (for data without dates: a
+--                    deterministic split of the key, the holdout is the leads whose md5(lead_id), read as
+--                    a 32-bit number from its first 8 hex digits, is below var holdout_share of 2^32)
+--   years_before_run (run_date - CreatedDate) in years of 365.25 days, NULL for undated leads: the time
+--                    axis of the calibration trend (int_lead_score_models)
 --   typical_acv      the typical won deal of the lead's size (int_typical_deal_size): the scale of the
 --                    budget token, and the expected ACV of lead_scores' route. It is taken from all won
 --                    deals as of run_date, also for historical leads: a per-size constant, not a label.
@@ -38,6 +49,7 @@ WITH leads_as_of AS (
         ) AS lead_row
     FROM stg_leads
     WHERE created_at < CAST({{ run_date }} AS TIMESTAMP) + INTERVAL '1 day'
+       OR created_at IS NULL
 ),
 
 leads AS (
@@ -56,6 +68,8 @@ leads AS (
         is_converted AND coalesce(converted_date <= {{ run_date }}, TRUE)  AS is_converted_as_of,
         converted_account_id,
         converted_opportunity_id,
+        stated_outcome,
+        extra_features,
         least(
             created_at + CAST({{ var('score_feature_days') }} || ' days' AS INTERVAL),
             CAST({{ run_date }} AS TIMESTAMP) + INTERVAL '1 day'
@@ -131,9 +145,12 @@ facts AS (
         answers.product_interest,
         answers.self_service_ok,
         coalesce(size_deal.typical_acv, all_sizes_deal.typical_acv) AS typical_acv,
-        coalesce(outcomes.outcome, FALSE)                           AS outcome,
-        leads.created_date + CAST({{ var('outcome_window_days') }} || ' days' AS INTERVAL)
-            <= {{ run_date }}                                       AS outcome_known
+        coalesce(leads.stated_outcome, outcomes.outcome, FALSE)     AS outcome,
+        CASE
+            WHEN leads.created_date IS NULL THEN leads.stated_outcome IS NOT NULL
+            ELSE leads.created_date + CAST({{ var('outcome_window_days') }} || ' days' AS INTERVAL)
+                 <= {{ run_date }}
+        END                                                         AS outcome_known
     FROM leads
     LEFT JOIN campaign_touches
         ON campaign_touches.lead_id = leads.lead_id
@@ -200,13 +217,22 @@ SELECT
     features_as_of,
     has_answers,
     typical_acv,
-    array_concat(profile_tokens, answer_tokens)                     AS features,
+    array_concat(profile_tokens, answer_tokens, extra_features)     AS features,
     outcome,
     outcome_known,
     CASE
         WHEN NOT outcome_known THEN NULL
+        WHEN {{ var('holdout_split') }} = 'hash' THEN
+            CASE
+                WHEN substr(md5(lead_id), 1, 8)
+                     < lpad(to_hex(CAST(floor({{ var('holdout_share') }} * 4294967296.0) AS BIGINT)), 8, '0')
+                    THEN 'holdout'
+                ELSE 'train'
+            END
         WHEN created_date + CAST(({{ var('outcome_window_days') }} + {{ var('holdout_days') }}) || ' days' AS INTERVAL)
              > {{ run_date }} THEN 'holdout'
         ELSE 'train'
-    END                                                             AS sample
+    END                                                             AS sample,
+    (date_part('epoch', CAST({{ run_date }} AS TIMESTAMP)) - date_part('epoch', created_at))
+        / (86400.0 * 365.25)                                        AS years_before_run
 FROM tokens

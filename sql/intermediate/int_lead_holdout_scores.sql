@@ -1,8 +1,9 @@
 -- int_lead_holdout_scores
 -- Grain: one row per holdout lead (int_lead_features sample = 'holdout': outcome known, created in the
--- last var holdout_days days of outcome-complete history), scored by the 'holdout' model, which never
--- saw these leads nor anything created after its training window.
---   predicted   the holdout model's calibrated conversion probability (base_rate_offset applied,
+-- last var holdout_days days of outcome-complete history, or the hash part with var holdout_split =
+-- 'hash'), scored by the 'holdout' model, which never saw these leads nor anything created after its
+-- training window.
+--   predicted   the holdout model's calibrated conversion probability (its calibration map applied,
 --               int_lead_score_models)
 --   actual      1 when the lead converted to a won opportunity within var outcome_window_days, else 0
 --   decile      1 (lowest predicted) .. 10 (highest), equal-count groups by predicted probability,
@@ -12,29 +13,23 @@
 --   avg_rank    rank of predicted among the holdout leads (1 = lowest), ties given their average rank
 --               (for the Mann-Whitney AUC)
 WITH holdout_model AS (
-    SELECT model, base_rate_offset FROM int_lead_score_models WHERE model_scope = 'holdout'
-),
-
-raw_scores AS (
-    SELECT
-        lead_id,
-        created_date,
-        logistic_score((SELECT model FROM holdout_model), features)   AS raw_predicted,
-        CASE WHEN outcome THEN 1 ELSE 0 END                             AS actual
-    FROM int_lead_features
-    WHERE sample = 'holdout'
+    SELECT model, calibration, trend_origin_years
+    FROM int_lead_score_models
+    WHERE model_scope = 'holdout'
 ),
 
 scored AS (
     SELECT
         lead_id,
         created_date,
-        1.0 / (1.0 + exp(-(
-            ln(greatest(raw_predicted, 1e-12)) - ln(greatest(1.0 - raw_predicted, 1e-12))
-            + (SELECT base_rate_offset FROM holdout_model)
-        )))                                                             AS predicted,
-        actual
-    FROM raw_scores
+        calibrate(
+            (SELECT calibration FROM holdout_model),
+            logistic_score((SELECT model FROM holdout_model), features),
+            coalesce((SELECT trend_origin_years FROM holdout_model) - years_before_run, 0.0)
+        )                                                               AS predicted,
+        CASE WHEN outcome THEN 1 ELSE 0 END                             AS actual
+    FROM int_lead_features
+    WHERE sample = 'holdout'
 )
 
 SELECT

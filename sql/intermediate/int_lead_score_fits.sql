@@ -11,7 +11,7 @@
 -- exact contribution to a lead's log-odds, which is what makes the reasons text exact.
 -- model_version is the model's "version" ('lr-' + a hash of the coefficients), read with a regular
 -- expression (the engine has no JSON functions). Without labelled history both rows still exist (the
--- smoothed base rate, no weights). int_lead_score_models adds the recent base-rate correction.
+-- smoothed base rate, no weights). int_lead_score_models adds each model's calibration map.
 WITH labelled AS (
     SELECT features, outcome, sample
     FROM int_lead_features

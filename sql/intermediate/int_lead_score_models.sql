@@ -1,98 +1,86 @@
 -- int_lead_score_models
 -- Grain: one row per lead-scoring model of this run (model_scope 'production' / 'holdout', see
--- int_lead_score_fits), with the base-rate correction that the scoring models apply.
--- Why: conversion rates drift (the funnel improves, the channel mix moves). The regression learns the
--- relative effects of the features from all labelled history, but its intercept is the average base
--- rate of that whole history, which under-predicts today's leads. So the base rate is re-anchored to
--- the most recent labelled leads: base_rate_offset is the log-odds shift that makes the model's mean
--- predicted probability equal the observed conversion rate of the leads created in the last
--- var score_recent_days days of the model's own training window (for 'production': of outcome-complete
--- history; for 'holdout': before the holdout, so the evaluation stays honest). Found by Newton's method
--- on that one parameter (four steps from 0, ample for a one-dimensional convex problem). 0 when the
--- recent window has no leads or only one class.
--- A lead's calibrated probability = sigmoid(logit(logistic_score(model, features)) + base_rate_offset).
--- Rankings and reasons do not change (the shift is the same for every lead).
-WITH recent_scores AS (
+-- int_lead_score_fits), with the calibration map that turns its probabilities into calibrated ones.
+-- Why: the regression is calibrated on its training rows overall and per feature, but not per score
+-- band on newer leads. Two things bend it there (measured on `beacon sample-data --leads 200000`):
+--   * conversion is a funnel of several steps (MQL, SQL, opportunity, win), so the true log-odds are
+--     steeper for weak leads than for strong ones; a linear score over-predicts the weakest and the very
+--     strongest leads and under-predicts the upper middle (deciles 8-9 by 1-2 points);
+--   * conversion rates drift (the funnel improves, the channel mix moves); the leads being scored are
+--     newer than the history, so a model anchored on history under-predicts them.
+-- So each model gets a calibration map (calibration_fit: beta calibration with a linear time trend,
+--   calibrated = sigmoid(a + b ln p - c ln(1 - p) + d t), b, c >= 0 so rankings are kept, shrunk towards
+--   the identity by var score_calibration_l2), fitted on the calibration window: the labelled leads of the
+--   model's own training rows created in the last var score_recent_days days of its training window
+--   ('production': of outcome-complete history; 'holdout': before the holdout, so the evaluation never
+--   sees the holdout). p is the model's own probability (logistic_score) of those leads.
+--   t = trend_origin_years - years_before_run: years after the end of the training window (negative
+--   inside it). trend_origin_years is var outcome_window_days (+ var holdout_days for 'holdout') in
+--   years. Undated leads have t = 0.
+-- With var holdout_split = 'hash' (data without dates), the holdout is not later than the training
+-- rows, so there is no trend to extrapolate: the window is all of the model's training rows, t = 0
+-- (trend_origin_years NULL) and d = 0.
+-- A lead's calibrated probability = calibrate(calibration, logistic_score(model, features),
+--   coalesce(trend_origin_years - years_before_run, 0)).
+WITH settings AS (
     SELECT
-        'production'                                                                    AS model_scope,
-        logistic_score(
-            (SELECT model FROM int_lead_score_fits WHERE model_scope = 'production'), features
-        )                                                                               AS predicted,
-        CASE WHEN outcome THEN 1.0 ELSE 0.0 END                                         AS actual
-    FROM int_lead_features
-    WHERE outcome_known
-      AND created_date + CAST(({{ var('outcome_window_days') }} + {{ var('score_recent_days') }}) || ' days' AS INTERVAL)
-          > {{ run_date }}
+        'production'                                                        AS model_scope,
+        CASE WHEN {{ var('holdout_split') }} = 'hash' THEN NULL
+             ELSE CAST({{ var('outcome_window_days') }} AS DOUBLE) / 365.25 END  AS trend_origin_years
     UNION ALL
     SELECT
-        'holdout'                                                                       AS model_scope,
+        'holdout'                                                           AS model_scope,
+        CASE WHEN {{ var('holdout_split') }} = 'hash' THEN NULL
+             ELSE CAST({{ var('outcome_window_days') }} + {{ var('holdout_days') }} AS DOUBLE) / 365.25
+        END                                                                 AS trend_origin_years
+),
+
+window_scores AS (
+    SELECT
+        'production'                                                        AS model_scope,
+        logistic_score(
+            (SELECT model FROM int_lead_score_fits WHERE model_scope = 'production'), features
+        )                                                                   AS predicted,
+        outcome,
+        years_before_run
+    FROM int_lead_features
+    WHERE outcome_known
+      AND ({{ var('holdout_split') }} = 'hash'
+           OR created_date IS NULL
+           OR created_date + CAST(({{ var('outcome_window_days') }} + {{ var('score_recent_days') }}) || ' days' AS INTERVAL)
+              > {{ run_date }})
+    UNION ALL
+    SELECT
+        'holdout'                                                           AS model_scope,
         logistic_score(
             (SELECT model FROM int_lead_score_fits WHERE model_scope = 'holdout'), features
-        )                                                                               AS predicted,
-        CASE WHEN outcome THEN 1.0 ELSE 0.0 END                                         AS actual
+        )                                                                   AS predicted,
+        outcome,
+        years_before_run
     FROM int_lead_features
     WHERE sample = 'train'
-      AND created_date + CAST(({{ var('outcome_window_days') }} + {{ var('holdout_days') }}
-                               + {{ var('score_recent_days') }}) || ' days' AS INTERVAL)
-          > {{ run_date }}
+      AND ({{ var('holdout_split') }} = 'hash'
+           OR created_date IS NULL
+           OR created_date + CAST(({{ var('outcome_window_days') }} + {{ var('holdout_days') }}
+                                   + {{ var('score_recent_days') }}) || ' days' AS INTERVAL)
+              > {{ run_date }})
 ),
 
-recent_logits AS (
+calibrations AS (
     SELECT
-        model_scope,
-        ln(greatest(predicted, 1e-12)) - ln(greatest(1.0 - predicted, 1e-12))  AS logit,
-        actual
-    FROM recent_scores
-),
-
--- Newton steps: offset += (observed - expected) / sum p(1 - p), p = sigmoid(logit + offset)
-step_1 AS (
-    SELECT
-        model_scope,
-        count(*)        AS recent_rows,
-        sum(actual)     AS recent_positives,
-        sum(actual - 1.0 / (1.0 + exp(-logit)))
-            / sum((1.0 / (1.0 + exp(-logit))) * (1.0 - 1.0 / (1.0 + exp(-logit))))  AS offset_1
-    FROM recent_logits
-    GROUP BY model_scope
-),
-
-step_2 AS (
-    SELECT
-        step_1.model_scope,
-        step_1.offset_1 + sum(l.actual - 1.0 / (1.0 + exp(-(l.logit + step_1.offset_1))))
-            / sum((1.0 / (1.0 + exp(-(l.logit + step_1.offset_1))))
-                  * (1.0 - 1.0 / (1.0 + exp(-(l.logit + step_1.offset_1)))))        AS offset_2
-    FROM recent_logits AS l
-    JOIN step_1
-        ON step_1.model_scope = l.model_scope
-    WHERE step_1.recent_positives > 0
-      AND step_1.recent_positives < step_1.recent_rows
-    GROUP BY step_1.model_scope, step_1.offset_1
-),
-
-step_3 AS (
-    SELECT
-        step_2.model_scope,
-        step_2.offset_2 + sum(l.actual - 1.0 / (1.0 + exp(-(l.logit + step_2.offset_2))))
-            / sum((1.0 / (1.0 + exp(-(l.logit + step_2.offset_2))))
-                  * (1.0 - 1.0 / (1.0 + exp(-(l.logit + step_2.offset_2)))))        AS offset_3
-    FROM recent_logits AS l
-    JOIN step_2
-        ON step_2.model_scope = l.model_scope
-    GROUP BY step_2.model_scope, step_2.offset_2
-),
-
-step_4 AS (
-    SELECT
-        step_3.model_scope,
-        step_3.offset_3 + sum(l.actual - 1.0 / (1.0 + exp(-(l.logit + step_3.offset_3))))
-            / sum((1.0 / (1.0 + exp(-(l.logit + step_3.offset_3))))
-                  * (1.0 - 1.0 / (1.0 + exp(-(l.logit + step_3.offset_3)))))        AS offset_4
-    FROM recent_logits AS l
-    JOIN step_3
-        ON step_3.model_scope = l.model_scope
-    GROUP BY step_3.model_scope, step_3.offset_3
+        window_scores.model_scope,
+        count(*)                                                            AS calibration_rows,
+        coalesce(sum(CASE WHEN outcome THEN 1 ELSE 0 END), 0)              AS calibration_positives,
+        calibration_fit(
+            predicted,
+            outcome,
+            coalesce(settings.trend_origin_years - years_before_run, 0.0),
+            {{ var('score_calibration_l2') }}
+        )                                                                   AS calibration
+    FROM window_scores
+    JOIN settings
+        ON settings.model_scope = window_scores.model_scope
+    GROUP BY window_scores.model_scope
 )
 
 SELECT
@@ -101,12 +89,13 @@ SELECT
     fits.model_version,
     fits.train_rows,
     fits.train_positives,
-    coalesce(step_1.recent_rows, 0)         AS recent_rows,
-    coalesce(step_1.recent_positives, 0)    AS recent_positives,
-    -- rounded so that the last-bit noise of parallel sums cannot change a score between two runs
-    round(coalesce(step_4.offset_4, 0.0), 9) AS base_rate_offset
+    coalesce(calibrations.calibration_rows, 0)                  AS calibration_rows,
+    coalesce(calibrations.calibration_positives, 0)             AS calibration_positives,
+    -- no calibration window (no labelled leads yet): the identity map
+    coalesce(calibrations.calibration, '{"a":0.0,"b":1.0,"c":1.0,"d":0.0}') AS calibration,
+    settings.trend_origin_years
 FROM int_lead_score_fits AS fits
-LEFT JOIN step_1
-    ON step_1.model_scope = fits.model_scope
-LEFT JOIN step_4
-    ON step_4.model_scope = fits.model_scope
+JOIN settings
+    ON settings.model_scope = fits.model_scope
+LEFT JOIN calibrations
+    ON calibrations.model_scope = fits.model_scope

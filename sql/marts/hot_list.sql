@@ -32,7 +32,10 @@
 --                   ProductInterest ('both' matches either); MQL/SQL work is SDR work, not counted.
 --   rank:           by expected_value / required_ae_hours (value_per_ae_hour), descending (rows without
 --                   a value, e.g. no LTV history yet, last); ties by account_id then lead_id (NULLs last),
---                   so the order is reproducible.
+--                   so the order is reproducible. A row that needs no AE hours (no capacity activity of
+--                   the AE matches it) has an unbounded value per hour: it ranks ahead of the others,
+--                   by expected_value (value_per_ae_hour stays NULL: there is no ratio to show), and it
+--                   takes none of the capacity.
 --   cumulative_ae_hours: required hours of this row and every row ranked above it. The list stops at the
 --                   last row whose cumulative_ae_hours fits in ae_available_hours (capacity_plan
 --                   available_hours of var ae_role for the horizon).
@@ -225,7 +228,8 @@ prioritised AS (
     SELECT
         valued.*,
         p_win * expected_ltv                                        AS expected_value,
-        p_win * expected_ltv / NULLIF(required_ae_hours, 0)         AS value_per_ae_hour
+        p_win * expected_ltv / NULLIF(required_ae_hours, 0)         AS value_per_ae_hour,
+        coalesce(required_ae_hours = 0 AND p_win * expected_ltv IS NOT NULL, FALSE) AS needs_no_ae_hours
     FROM valued
 ),
 
@@ -234,7 +238,8 @@ one_per_account AS (
         prioritised.*,
         row_number() OVER (
             PARTITION BY coalesce(account_id, lead_id)
-            ORDER BY value_per_ae_hour DESC NULLS LAST, opportunity_id, lead_id
+            ORDER BY needs_no_ae_hours DESC, value_per_ae_hour DESC NULLS LAST,
+                     expected_value DESC NULLS LAST, opportunity_id, lead_id
         ) AS account_rank
     FROM prioritised
 ),
@@ -243,7 +248,8 @@ ranked AS (
     SELECT
         one_per_account.*,
         row_number() OVER (
-            ORDER BY value_per_ae_hour DESC NULLS LAST, account_id ASC NULLS LAST, lead_id ASC NULLS LAST
+            ORDER BY needs_no_ae_hours DESC, value_per_ae_hour DESC NULLS LAST,
+                     expected_value DESC NULLS LAST, account_id ASC NULLS LAST, lead_id ASC NULLS LAST
         ) AS rank
     FROM one_per_account
     WHERE account_rank = 1

@@ -3,8 +3,10 @@
 -- (METRICS.md lead_scores). Published with lead_scores so that a drop in quality is visible.
 -- Readings:
 --   * outcome-complete history = leads created on or before run_date - var outcome_window_days; the
---     holdout (test) = the last var holdout_days days of it; the 'holdout' model is trained on the
---     outcome-known leads created before (int_lead_features.sample, int_lead_score_models)
+--     holdout (test) = the last var holdout_days days of it (holdout_start_date .. holdout_end_date); the
+--     'holdout' model is trained on the outcome-known leads created before (int_lead_features.sample,
+--     int_lead_score_models). With var holdout_split = 'hash' (data without dates) the holdout is the
+--     hash part of the key instead (var holdout_share) and the two dates are NULL.
 --   * auc: Mann-Whitney, (sum of the positives' ranks - P(P + 1)/2) / (P x N), ranks ascending by
 --     predicted probability with ties given their average rank; NULL without both classes
 --   * top_decile_lift: conversion rate of the 10% of test leads with the highest predicted probability
@@ -16,8 +18,8 @@
 --     max_decile_calibration_z: the same error in standard errors of a decile's observed rate
 --     (sqrt(p(1 - p)/n)): on a small holdout (a few hundred leads, ~60 per decile) a decile's observed
 --     rate alone moves by several points, so a miss of the bound with z below 2 is sampling noise
---   * base_rate_offset / holdout_base_rate_offset: the recent base-rate correction of each model
---     (int_lead_score_models), in log-odds
+--   * calibration / holdout_calibration: the calibration map of each model (int_lead_score_models,
+--     JSON: a, b, c, d of sigmoid(a + b ln p - c ln(1 - p) + d t), and the rows it was fitted on)
 --   * model_version: the production model that scored lead_scores in this run (join key);
 --     holdout_model_version: the model evaluated here
 WITH holdout AS (
@@ -67,18 +69,21 @@ models AS (
         max(CASE WHEN model_scope = 'production' THEN train_rows END)       AS production_train_rows,
         max(CASE WHEN model_scope = 'holdout' THEN train_rows END)          AS train_rows,
         max(CASE WHEN model_scope = 'holdout' THEN train_positives END)     AS train_positives,
-        max(CASE WHEN model_scope = 'holdout' THEN base_rate_offset END)    AS holdout_base_rate_offset,
-        max(CASE WHEN model_scope = 'production' THEN base_rate_offset END) AS base_rate_offset
+        max(CASE WHEN model_scope = 'holdout' THEN calibration END)         AS holdout_calibration,
+        max(CASE WHEN model_scope = 'production' THEN calibration END)      AS calibration
     FROM int_lead_score_models
 )
 
 SELECT
     models.model_version,
     models.holdout_model_version,
-    CAST({{ run_date }} - CAST(({{ var('outcome_window_days') }} + {{ var('holdout_days') }}) || ' days' AS INTERVAL) AS DATE)
-        + INTERVAL '1 day'                                          AS holdout_start_date,
-    CAST({{ run_date }} - CAST({{ var('outcome_window_days') }} || ' days' AS INTERVAL) AS DATE)
+    CASE WHEN {{ var('holdout_split') }} = 'time' THEN
+        CAST({{ run_date }} - CAST(({{ var('outcome_window_days') }} + {{ var('holdout_days') }}) || ' days' AS INTERVAL) AS DATE)
+        + INTERVAL '1 day' END                                      AS holdout_start_date,
+    CASE WHEN {{ var('holdout_split') }} = 'time' THEN
+        CAST({{ run_date }} - CAST({{ var('outcome_window_days') }} || ' days' AS INTERVAL) AS DATE) END
                                                                     AS holdout_end_date,
+    {{ var('holdout_split') }}                                      AS holdout_split,
     models.train_rows,
     models.train_positives,
     totals.test_rows,
@@ -95,8 +100,8 @@ SELECT
     calibration.max_decile_calibration_error,
     calibration.max_decile_calibration_error <= {{ var('calibration_tolerance') }} AS is_calibrated,
     calibration.max_decile_calibration_z,
-    models.base_rate_offset,
-    models.holdout_base_rate_offset
+    models.calibration,
+    models.holdout_calibration
 FROM totals
 CROSS JOIN top_decile
 CROSS JOIN calibration

@@ -5,6 +5,12 @@
 --                   (a missing LeadSource becomes 'Unknown')
 --   persona       = bucket of Title (same CASE as stg_contacts: keep the two in sync)
 --   revenue_band / employee_band = AnnualRevenue / NumberOfEmployees ranges ('unknown' when NULL)
+-- Two columns are extension points for lead scoring (int_lead_features), unused by a Salesforce export:
+--   stated_outcome = NULL: the outcome is derived from the lead's opportunity. A project whose lead
+--                    export records the outcome itself (and has no opportunities) sets it in its own
+--                    stg_leads.
+--   extra_features = an empty list: more `key=value` tokens for the scoring model, from columns a
+--                    project's own export has beyond the contract.
 -- No run_date filter here: marts decide what "as of run_date" means for each event timestamp.
 WITH source AS (
     SELECT * FROM leads
@@ -30,7 +36,9 @@ renamed AS (
         NULLIF(trim("ConvertedContactId"), '')      AS converted_contact_id,
         NULLIF(trim("ConvertedOpportunityId"), '')  AS converted_opportunity_id,
         "MQL_Date__c"                               AS mql_at,
-        "SQL_Date__c"                               AS sql_at
+        "SQL_Date__c"                               AS sql_at,
+        CAST(NULL AS BOOLEAN)                       AS stated_outcome,
+        arrow_cast(make_array(), 'List(Utf8)')      AS extra_features
     FROM source
 )
 

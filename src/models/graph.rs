@@ -3,7 +3,7 @@
 //! duplicate names are all reported, not just the first.
 
 use super::render::RenderContext;
-use super::{find_sql_files, ModelError, SqlSpan};
+use super::{find_model_files, ModelError, SqlSpan};
 use datafusion::sql::parser::{DFParser, Statement as DFStatement};
 use datafusion::sql::resolve::resolve_table_references;
 use datafusion::sql::sqlparser::ast::{Query, SetExpr, Statement};
@@ -74,7 +74,31 @@ impl ModelGraph {
         render: &RenderContext,
         sources: &[String],
     ) -> (ModelGraph, Vec<ModelError>) {
-        let files = match find_sql_files(dir) {
+        Self::load_partial_folders(&[dir.to_path_buf()], render, sources)
+    }
+
+    /// Like [`ModelGraph::load`] on layered folders ([`find_model_files`]): a later folder's model
+    /// replaces the same-named one of an earlier folder.
+    pub fn load_folders(
+        dirs: &[PathBuf],
+        render: &RenderContext,
+        sources: &[String],
+    ) -> Result<ModelGraph, Vec<ModelError>> {
+        let (graph, errors) = Self::load_partial_folders(dirs, render, sources);
+        if errors.is_empty() {
+            Ok(graph)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// [`ModelGraph::load_partial`] on layered folders.
+    pub fn load_partial_folders(
+        dirs: &[PathBuf],
+        render: &RenderContext,
+        sources: &[String],
+    ) -> (ModelGraph, Vec<ModelError>) {
+        let files = match find_model_files(dirs) {
             Ok(f) => f,
             Err(e) => return (ModelGraph { models: Vec::new() }, vec![e]),
         };

@@ -12,6 +12,7 @@ pub mod plan;
 pub mod render;
 pub mod select;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use exec::{execute, Materialized, ModelEvent, ModelSink};
@@ -113,6 +114,29 @@ fn render_cycle(files: &[PathBuf]) -> String {
 /// instead of models.
 pub const TESTS_FOLDER: &str = "tests";
 
+/// The model files of layered folders: every model file under each folder ([`find_sql_files`]),
+/// where a file of a later folder replaces the file of the same model name (file stem) found in an
+/// earlier one. This is how a project overlays its own models on the shipped `sql/` (a pipeline's
+/// `models: [../sql, ../sql/_x_education]`). Sorted by path; duplicates within one folder are
+/// kept, for the graph to report.
+pub fn find_model_files(dirs: &[PathBuf]) -> Result<Vec<(PathBuf, String)>, ModelError> {
+    let mut by_name: BTreeMap<String, Vec<(PathBuf, String)>> = BTreeMap::new();
+    for dir in dirs {
+        let mut found: BTreeMap<String, Vec<(PathBuf, String)>> = BTreeMap::new();
+        for (file, layer) in find_sql_files(dir)? {
+            let name = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            found.entry(name).or_default().push((file, layer));
+        }
+        by_name.extend(found);
+    }
+    let mut out: Vec<(PathBuf, String)> = by_name.into_values().flatten().collect();
+    out.sort();
+    Ok(out)
+}
+
 /// All model `.sql` files under `dir`, sorted, with their layer (the folder relative to `dir`).
 /// Names starting with `.` or `_` and the [`TESTS_FOLDER`] are skipped.
 pub fn find_sql_files(dir: &Path) -> Result<Vec<(PathBuf, String)>, ModelError> {
@@ -165,4 +189,77 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String)>) -> Result<(),
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::render::RenderContext;
+
+    fn write(root: &Path, files: &[(&str, &str)]) {
+        for (name, sql) in files {
+            let path = root.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, sql).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_later_folder_replaces_same_named_models_and_adds_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("sql");
+        let overlay = base.join("_project");
+        write(
+            &base,
+            &[
+                ("staging/stg_leads.sql", "SELECT Id AS lead_id FROM leads"),
+                (
+                    "marts/lead_count.sql",
+                    "SELECT count(*) AS n FROM stg_leads",
+                ),
+            ],
+        );
+        write(
+            &overlay,
+            &[
+                (
+                    "staging/stg_leads.sql",
+                    "SELECT Id AS lead_id, 1 AS extra FROM leads",
+                ),
+                ("marts/extra_only.sql", "SELECT extra FROM stg_leads"),
+            ],
+        );
+        // The base folder alone skips the `_project` folder.
+        let alone: Vec<PathBuf> = find_sql_files(&base)
+            .unwrap()
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        assert_eq!(
+            alone,
+            vec![
+                base.join("marts/lead_count.sql"),
+                base.join("staging/stg_leads.sql")
+            ]
+        );
+        let layered = find_model_files(&[base.clone(), overlay.clone()]).unwrap();
+        assert_eq!(
+            layered,
+            vec![
+                (overlay.join("marts/extra_only.sql"), "marts".to_string()),
+                (overlay.join("staging/stg_leads.sql"), "staging".to_string()),
+                (base.join("marts/lead_count.sql"), "marts".to_string()),
+            ]
+        );
+        // The graph reads the overlay's stg_leads, and models of both folders depend on it.
+        let render = RenderContext::new(
+            BTreeMap::new(),
+            chrono::NaiveDate::from_ymd_opt(2026, 3, 4).unwrap_or_default(),
+        );
+        let graph =
+            ModelGraph::load_folders(&[base, overlay], &render, &["leads".to_string()]).unwrap();
+        let names: Vec<&str> = graph.models.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, vec!["stg_leads", "extra_only", "lead_count"]);
+        assert!(graph.models[0].sql.contains("1 AS extra"));
+    }
 }

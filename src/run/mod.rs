@@ -185,8 +185,9 @@ pub fn plan_partial(pipeline: &Pipeline, run_date: NaiveDate) -> (ModelGraph, Ve
         .iter()
         .map(|s| s.contract.name.clone())
         .collect();
-    let (graph, mut errors) = ModelGraph::load_partial(&pipeline.models_dir, &render, &sources);
-    let known: BTreeSet<String> = crate::models::find_sql_files(&pipeline.models_dir)
+    let folders = pipeline.model_folders();
+    let (graph, mut errors) = ModelGraph::load_partial_folders(&folders, &render, &sources);
+    let known: BTreeSet<String> = crate::models::find_model_files(&folders)
         .unwrap_or_default()
         .iter()
         .filter_map(|(f, _)| f.file_stem().map(|s| s.to_string_lossy().to_string()))

@@ -119,7 +119,7 @@ pub fn sigmoid(eta: f64) -> f64 {
 }
 
 /// `ln(1 + e^eta)` without overflow.
-fn softplus(eta: f64) -> f64 {
+pub(super) fn softplus(eta: f64) -> f64 {
     eta.max(0.0) + (-eta.abs()).exp().ln_1p()
 }
 

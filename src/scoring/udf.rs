@@ -77,7 +77,12 @@ fn coerce_model(function: &str, dt: &DataType) -> Result<DataType> {
     }
 }
 
-fn coerce_to(function: &str, what: &str, dt: &DataType, target: DataType) -> Result<DataType> {
+pub(super) fn coerce_to(
+    function: &str,
+    what: &str,
+    dt: &DataType,
+    target: DataType,
+) -> Result<DataType> {
     let ok = match target {
         DataType::Boolean => matches!(dt, DataType::Boolean | DataType::Null) || dt.is_integer(),
         DataType::Float64 => dt.is_numeric() || dt == &DataType::Null,
@@ -96,14 +101,14 @@ fn coerce_to(function: &str, what: &str, dt: &DataType, target: DataType) -> Res
 
 /// A string array of any of the three layouts.
 #[derive(Clone, Copy)]
-enum Strings<'a> {
+pub(super) enum Strings<'a> {
     Utf8(&'a StringArray),
     Large(&'a LargeStringArray),
     View(&'a StringViewArray),
 }
 
 impl<'a> Strings<'a> {
-    fn try_new(array: &'a dyn Array, what: &str) -> Result<Self> {
+    pub(super) fn try_new(array: &'a dyn Array, what: &str) -> Result<Self> {
         match array.data_type() {
             DataType::Utf8 => Ok(Self::Utf8(as_string_array(array)?)),
             DataType::LargeUtf8 => Ok(Self::Large(as_large_string_array(array)?)),
@@ -121,7 +126,7 @@ impl<'a> Strings<'a> {
     }
 
     /// Row `i` (below `len()`), `None` when NULL.
-    fn get(&self, i: usize) -> Option<&'a str> {
+    pub(super) fn get(&self, i: usize) -> Option<&'a str> {
         match self {
             Self::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
             Self::Large(a) => a.is_valid(i).then(|| a.value(i)),
@@ -131,7 +136,7 @@ impl<'a> Strings<'a> {
 
     /// Whether rows `i` and `j` hold the same value; for views of one shared buffer (what a join
     /// or a repeated scalar produces) this is a 16-byte comparison, not a string comparison.
-    fn same(&self, i: usize, j: usize) -> bool {
+    pub(super) fn same(&self, i: usize, j: usize) -> bool {
         if let Self::View(a) = self {
             if a.is_valid(i) && a.is_valid(j) && a.views()[i] == a.views()[j] {
                 return true;
@@ -390,7 +395,7 @@ fn counts_error(e: CountsError) -> DataFusionError {
 }
 
 /// A single-row list scalar holding `values`.
-fn list_scalar(values: ArrayRef) -> Result<ScalarValue> {
+pub(super) fn list_scalar(values: ArrayRef) -> Result<ScalarValue> {
     if i32::try_from(values.len()).is_err() {
         return exec_err!(
             "{}: partial state of {} values is too large for a list",

@@ -34,8 +34,9 @@ pub struct RawPipeline {
     /// Local scratch folder for models that are not published.
     #[serde(default)]
     pub work: Option<String>,
-    /// Folder of the SQL models (`.sql` files, subfolders are layers).
-    pub models: String,
+    /// Folder of the SQL models (`.sql` files, subfolders are layers), or a list of folders: each
+    /// later folder overlays the earlier ones (its model replaces the same-named one).
+    pub models: RawModels,
     /// Models written to `output`.
     #[serde(default)]
     pub publish: Vec<String>,
@@ -117,6 +118,24 @@ pub struct RawStorage {
     /// Validity of the run lock without renewal (default 10m).
     #[serde(default)]
     pub lock_ttl: Option<String>,
+}
+
+/// `models:` written as one folder or as a list of folders.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RawModels {
+    One(String),
+    Layered(Vec<String>),
+}
+
+impl RawModels {
+    /// The folders in order (base first).
+    pub fn folders(&self) -> Vec<&str> {
+        match self {
+            RawModels::One(dir) => vec![dir.as_str()],
+            RawModels::Layered(dirs) => dirs.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 /// One input dataset.

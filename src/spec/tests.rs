@@ -362,3 +362,30 @@ fn bad_checks_are_all_reported_with_lines() {
         "{text:#?}"
     );
 }
+
+#[test]
+fn models_can_be_a_list_of_layered_folders() {
+    let p = parse(MINIMAL).unwrap();
+    assert!(p.model_overlays.is_empty());
+    assert_eq!(p.model_folders(), vec![PathBuf::from("pipelines/sql")]);
+
+    let layered = MINIMAL.replace("models: ./sql", "models: [../sql, ../sql/_x_education]");
+    let p = parse(&layered).unwrap();
+    assert_eq!(p.models_dir, Path::new("sql"));
+    assert_eq!(
+        p.model_folders(),
+        vec![PathBuf::from("sql"), PathBuf::from("sql/_x_education")]
+    );
+
+    let empty = MINIMAL.replace("models: ./sql", "models: []");
+    let found = problems(&empty);
+    assert!(
+        found
+            .iter()
+            .any(|p| p.path == "models" && p.message.contains("at least one folder")),
+        "{found:?}"
+    );
+    let blank = MINIMAL.replace("models: ./sql", "models: [./sql, '']");
+    let found = problems(&blank);
+    assert!(found.iter().any(|p| p.path == "models[1]"), "{found:?}");
+}

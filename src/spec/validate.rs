@@ -1,7 +1,7 @@
 //! Raw structs -> domain types, with every problem collected (no I/O here).
 
 use super::checks::{read_checks, ModelChecks};
-use super::raw::{RawColumn, RawPipeline, RawSource, RawStorage};
+use super::raw::{RawColumn, RawModels, RawPipeline, RawSource, RawStorage};
 use super::{closest, Problem};
 use crate::contract::{ColumnContract, ColumnType, Format, SourceContract};
 use crate::storage::StorageOptions;
@@ -32,8 +32,11 @@ pub struct Pipeline {
     /// Scratch location for unpublished models (path or URL as written, resolved by `storage`;
     /// default `../data/work`).
     pub work: String,
-    /// Folder of SQL models.
+    /// Folder of SQL models (the first of `models:`).
     pub models_dir: PathBuf,
+    /// Further folders of `models:` overlaid on it in order: a model file there replaces the
+    /// same-named model (see [`Pipeline::model_folders`]).
+    pub model_overlays: Vec<PathBuf>,
     pub publish: Vec<String>,
     pub sources: Vec<Source>,
     pub vars: BTreeMap<String, VarValue>,
@@ -52,6 +55,15 @@ pub struct LineageSpec {
     /// Local NDJSON file (resolved against the pipeline's folder).
     pub file: Option<PathBuf>,
     pub url: Option<url::Url>,
+}
+
+impl Pipeline {
+    /// Every folder of models, base first: what the model graph is read from.
+    pub fn model_folders(&self) -> Vec<PathBuf> {
+        std::iter::once(self.models_dir.clone())
+            .chain(self.model_overlays.iter().cloned())
+            .collect()
+    }
 }
 
 /// Where the SQL runs.
@@ -220,12 +232,21 @@ pub(crate) fn validate(
     }
     let default_share = raw.max_rejected_share.unwrap_or(DEFAULT_MAX_REJECTED_SHARE);
     check_share(default_share, "max_rejected_share", &mut problems);
-    for (key, value) in [
-        ("raw", &raw.raw),
-        ("output", &raw.output),
-        ("models", &raw.models),
-    ] {
+    for (key, value) in [("raw", &raw.raw), ("output", &raw.output)] {
         if value.trim().is_empty() {
+            problems.push(Problem::at(key, "must not be empty"));
+        }
+    }
+    let model_folders = raw.models.folders();
+    if model_folders.is_empty() {
+        problems.push(Problem::at("models", "needs at least one folder"));
+    }
+    for (i, dir) in model_folders.iter().enumerate() {
+        if dir.trim().is_empty() {
+            let key = match raw.models {
+                RawModels::One(_) => "models".to_string(),
+                RawModels::Layered(_) => format!("models[{i}]"),
+            };
             problems.push(Problem::at(key, "must not be empty"));
         }
     }
@@ -319,7 +340,11 @@ pub(crate) fn validate(
             .work
             .clone()
             .unwrap_or_else(|| "../data/work".to_string()),
-        models_dir: resolve(&raw.models),
+        models_dir: model_folders
+            .first()
+            .map(|d| resolve(d))
+            .unwrap_or_default(),
+        model_overlays: model_folders.iter().skip(1).map(|d| resolve(d)).collect(),
         publish: raw.publish,
         sources,
         vars,

@@ -15,3 +15,4 @@ mod report;
 mod s3;
 mod s3env;
 mod scheduling;
+mod scoring;

@@ -1,0 +1,132 @@
+-- int_lead_scores
+-- Everything lead_scores publishes, unordered (lead_scores only sorts it). Kept apart because sorting
+-- straight after the percentile window makes DataFusion account the window's shared buffers once per
+-- batch: at 200k leads the sort asked for hundreds of MB more than it used and failed under the
+-- memory pool. Materialised here, the sort reads fresh batches.
+-- Grain: one row per lead created as of run_date: every open lead (is_open: not converted, Status not
+-- Disqualified) to work today, and every historical lead for evaluation (filter on is_open, or on
+-- outcome_known / sample). METRICS.md lead_scores; hypothesis 1 of seeds/000.
+-- Readings:
+--   * conversion_probability: P(the lead converts to a won opportunity within var outcome_window_days
+--     of creation), from the 'production' model of int_lead_score_models (logistic regression learned
+--     in this run from every outcome-known lead, features in int_lead_features), calibrated by its map
+--     (int_lead_score_models: fitted on the last var score_recent_days days of labelled leads, with
+--     the trend of the conversion rate carried to the lead's creation date). Its calibration on a
+--     time-based holdout is published in lead_score_calibration / lead_score_evaluation. METRICS.md's
+--     "calibrated: on history, mean predicted within each decile is within 5 points" is read as
+--     measured on that holdout (a model's fit on its own training rows proves nothing).
+--   * score (0..100): the lead's percentile among the outcome-known leads of history, ranked by the
+--     production model's own probability before calibration (raw_probability: the lead's profile, not
+--     the date it came in, so an old lead and a new one with the same answers get the same score): the
+--     share of them whose raw probability is at or below this lead's, x 100, rounded. "Score 93" = the
+--     lead looks better than 93% of the leads we have seen the outcome of. Stable in meaning when the
+--     base rate moves; NULL when there is no labelled history yet.
+--   * grade: A from var grade_a, B from var grade_b, C from var grade_c, D below (on score; with the
+--     defaults 90 / 70 / 40: A = top decile of history, B = next 20%, C = next 30%, D = bottom 40%).
+--   * expected_acv: the typical won New Business ACV of the lead's employee band (int_typical_deal_size;
+--     unknown size or a band without wins: all sizes).
+--   * route: 'nurture' below grade C; else 'account_executive' when expected_acv >= var ae_min_acv and the
+--     buyer did not say SelfServiceOk (latest answer as of run_date); else 'self_service'. Computed for
+--     every row, meaningful for open leads.
+--   * top_reasons: the three tokens of the lead with the largest effect on its log-odds, with direction
+--     ("Persona: data leader (raises); ..."); model_version: the production model's version.
+WITH production_model AS (
+    -- views: a scalar subquery's text is joined to every row, a view shares one copy
+    SELECT
+        arrow_cast(model, 'Utf8View')       AS model,
+        model_version,
+        arrow_cast(calibration, 'Utf8View') AS calibration,
+        trend_origin_years
+    FROM int_lead_score_models
+    WHERE model_scope = 'production'
+),
+
+scored AS (
+    SELECT
+        features.lead_id,
+        features.account_id,
+        features.company,
+        features.created_at,
+        features.status,
+        features.channel,
+        features.is_open,
+        features.outcome_known,
+        features.outcome,
+        features.sample,
+        features.years_before_run,
+        features.typical_acv                                                    AS expected_acv,
+        answers.product_interest,
+        answers.self_service_ok,
+        logistic_score((SELECT model FROM production_model), features.features)         AS raw_probability,
+        logistic_reasons((SELECT model FROM production_model), features.features, 3)     AS top_reasons
+    FROM int_lead_features AS features
+    LEFT JOIN stg_lead_qualification AS answers
+        ON answers.lead_id = features.lead_id
+),
+
+calibrated AS (
+    SELECT
+        scored.*,
+        calibrate(
+            (SELECT calibration FROM production_model),
+            raw_probability,
+            coalesce((SELECT trend_origin_years FROM production_model) - years_before_run, 0.0)
+        )                                                       AS conversion_probability
+    FROM scored
+),
+
+percentiles AS (
+    SELECT
+        calibrated.*,
+        sum(CASE WHEN outcome_known THEN 1 ELSE 0 END) OVER (
+            ORDER BY raw_probability RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        )                                                       AS reference_at_or_below,
+        sum(CASE WHEN outcome_known THEN 1 ELSE 0 END) OVER ()  AS reference_leads
+    FROM calibrated
+),
+
+graded AS (
+    SELECT
+        percentiles.*,
+        CAST(round(100.0 * reference_at_or_below / NULLIF(reference_leads, 0)) AS BIGINT) AS score
+    FROM percentiles
+),
+
+routed AS (
+    SELECT
+        graded.*,
+        CASE
+            WHEN score >= {{ var('grade_a') }} THEN 'A'
+            WHEN score >= {{ var('grade_b') }} THEN 'B'
+            WHEN score >= {{ var('grade_c') }} THEN 'C'
+            WHEN score IS NOT NULL THEN 'D'
+        END AS grade
+    FROM graded
+)
+
+SELECT
+    lead_id,
+    account_id,
+    company,
+    created_at,
+    status,
+    channel,
+    is_open,
+    conversion_probability,
+    raw_probability,
+    score,
+    grade,
+    CASE
+        WHEN grade = 'D' THEN 'nurture'
+        WHEN expected_acv >= {{ var('ae_min_acv') }} AND NOT coalesce(self_service_ok, FALSE)
+            THEN 'account_executive'
+        ELSE 'self_service'
+    END                                                 AS route,
+    expected_acv,
+    product_interest,
+    top_reasons,
+    (SELECT model_version FROM production_model)        AS model_version,
+    outcome_known,
+    outcome,
+    sample
+FROM routed
