@@ -1,8 +1,9 @@
 //! The `beacon` command line: parse arguments, call the library, render results and errors.
 //!
-//! Exit codes: 0 success; 1 the run failed (a source, a model or the publish step); 2 the
-//! pipeline or the command line is invalid (nothing was read or written); 3 another run of the
-//! same output and date holds the lock (nothing was read or written).
+//! Exit codes: 0 success; 1 the run failed (a source, a model or the publish step), or `report`
+//! found no committed run; 2 the pipeline or the command line is invalid (nothing was read or
+//! written); 3 another run of the same output and date holds the lock (nothing was read or
+//! written); 4 the run was committed but its HTML report could not be written.
 
 use beacon::checks::{TestResult, TestStatus};
 use beacon::models::ModelEvent;
@@ -20,6 +21,7 @@ use std::time::Duration;
 const EXIT_RUN_FAILED: u8 = 1;
 const EXIT_INVALID: u8 = 2;
 const EXIT_LOCKED: u8 = 3;
+const EXIT_REPORT_FAILED: u8 = 4;
 
 #[derive(Parser)]
 #[command(
@@ -84,6 +86,14 @@ enum Command {
         resume: bool,
         #[command(flatten)]
         selection: Selection,
+    },
+    /// Re-render the HTML report of a committed run from its published tables.
+    Report {
+        #[command(flatten)]
+        args: PipelineArgs,
+        /// Logical date of the run (default: the latest committed run).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<NaiveDate>,
     },
     /// Check the pipeline file, plan every model and test against the declared schemas, without
     /// reading any data; reports every problem with its file, line and column.
@@ -210,6 +220,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 _ => cmd_run(&args, date, &options, cli.log_format).await,
             }
         }
+        Command::Report { args, date } => cmd_report(&args, date).await,
         Command::Validate { args } => cmd_validate(&args).await,
         Command::Test {
             args,
@@ -341,7 +352,16 @@ async fn run_one_date(
     match result {
         Ok(outcome) => {
             print_summary(&outcome);
-            ExitCode::SUCCESS
+            match &outcome.results.report {
+                Some(r) if r.status == Status::Error => {
+                    eprintln!(
+                        "error: the run was committed, but its report could not be written: {}",
+                        r.error.as_deref().unwrap_or("unknown error")
+                    );
+                    ExitCode::from(EXIT_REPORT_FAILED)
+                }
+                _ => ExitCode::SUCCESS,
+            }
         }
         Err(e @ RunError::Lock(beacon::publish::LockError::Held { .. })) => fail(EXIT_LOCKED, &e),
         Err(e @ (RunError::Models(_) | RunError::Checks(_) | RunError::Select(_))) => {
@@ -538,6 +558,42 @@ fn print_summary(outcome: &RunOutcome) {
             manifest.tables.len(),
             manifest.run_date
         );
+    }
+    if let Some(report) = &r.report {
+        if let Some(location) = &report.location {
+            println!("report: {location} ({} KB)", report.bytes.div_ceil(1024));
+        }
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+}
+
+async fn cmd_report(args: &PipelineArgs, date: Option<NaiveDate>) -> ExitCode {
+    let pipeline = match load_pipeline(args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let run_date = match committed_date(&pipeline, date).await {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    match beacon::report::rerender(&pipeline, run_date).await {
+        Ok(written) => {
+            for w in &written.warnings {
+                eprintln!("warning: {w}");
+            }
+            println!(
+                "report for run_date={run_date}: {} ({} KB)",
+                written.location,
+                written.bytes.div_ceil(1024)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e @ beacon::report::ReportError::Lock(beacon::publish::LockError::Held { .. })) => {
+            fail(EXIT_LOCKED, &e)
+        }
+        Err(e) => fail(EXIT_RUN_FAILED, &e),
     }
 }
 
