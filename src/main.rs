@@ -146,6 +146,9 @@ enum Command {
         /// Last day of the generated history.
         #[arg(long, value_name = "YYYY-MM-DD")]
         end_date: Option<NaiveDate>,
+        /// Write gzip-compressed files (`leads.csv.gz`), as `sample_data/` is shipped.
+        #[arg(long)]
+        gzip: bool,
     },
 }
 
@@ -239,7 +242,8 @@ async fn dispatch(cli: Cli) -> ExitCode {
             seed,
             out,
             end_date,
-        } => cmd_sample(leads, seed, &out, end_date).await,
+            gzip,
+        } => cmd_sample(leads, seed, &out, end_date, gzip).await,
     }
 }
 
@@ -658,12 +662,19 @@ fn cmd_dag(args: &PipelineArgs, format: DagFormat) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn cmd_sample(leads: u64, seed: u64, out: &Path, end_date: Option<NaiveDate>) -> ExitCode {
+async fn cmd_sample(
+    leads: u64,
+    seed: u64,
+    out: &Path,
+    end_date: Option<NaiveDate>,
+    gzip: bool,
+) -> ExitCode {
     let end_date = end_date.unwrap_or_else(beacon::sample::SampleOptions::default_end_date);
     let opts = beacon::sample::SampleOptions {
         leads,
         seed,
         end_date,
+        gzip,
     };
     let out_dir = out.to_path_buf();
     let result =
