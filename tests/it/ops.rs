@@ -545,3 +545,72 @@ fn resume_after_a_failed_load_loads_what_is_missing() {
     );
     assert_eq!(results["models"].as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn retention_keeps_the_newest_committed_dates_and_deletes_older_ones_whole() {
+    let dir = fixture("tiny");
+    let d = dir.path();
+    let mut yaml = std::fs::read_to_string(d.join("pipeline.yaml")).unwrap();
+    yaml.push_str("retention:\n  keep_runs: 2\n");
+    std::fs::write(d.join("pipeline.yaml"), yaml).unwrap();
+    let (code, _, stderr) = run_tiny(d, &["--from", "2026-03-28", "--to", "2026-03-31"]);
+    assert_eq!(code, 0, "{stderr}");
+    let out = d.join("out/published");
+    let dates = |table: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(out.join(table))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| n.starts_with("run_date="))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        dates("leads_by_source"),
+        vec!["run_date=2026-03-30", "run_date=2026-03-31"]
+    );
+    assert_eq!(
+        dates("opportunity_summary"),
+        vec!["run_date=2026-03-30", "run_date=2026-03-31"]
+    );
+    assert_eq!(
+        dates("_beacon/runs"),
+        vec!["run_date=2026-03-30", "run_date=2026-03-31"]
+    );
+    assert_eq!(
+        dates("../raw/leads"),
+        vec!["run_date=2026-03-30", "run_date=2026-03-31"],
+        "raw zone too"
+    );
+    let results: Value = serde_json::from_slice(
+        &std::fs::read(out.join("_beacon/runs/run_date=2026-03-31/run_results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        results["deleted_run_dates"],
+        serde_json::json!(["2026-03-29"])
+    );
+    // Readers see what is left: two dates.
+    let rows = duckdb(&format!(
+        "SELECT count(DISTINCT run_date) FROM {}",
+        hive(&out.join("leads_by_source"))
+    ));
+    assert_eq!(rows[0][0], 2);
+    // Re-running an old date keeps it (the run just committed is never deleted) and deletes no
+    // newer date: "the newest" is by run date, not by commit time.
+    assert_eq!(run_tiny(d, &["--date", "2026-03-01"]).0, 0);
+    assert_eq!(
+        dates("leads_by_source"),
+        vec![
+            "run_date=2026-03-01",
+            "run_date=2026-03-30",
+            "run_date=2026-03-31"
+        ]
+    );
+    // The next run of a new date applies the rule again: the two newest stay.
+    assert_eq!(run_tiny(d, &["--date", "2026-04-01"]).0, 0);
+    assert_eq!(
+        dates("leads_by_source"),
+        vec!["run_date=2026-03-31", "run_date=2026-04-01"]
+    );
+}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import csv
+import gzip
 import json
 import math
 import os
@@ -117,7 +118,8 @@ def parse_str(s):
 
 
 def read_csv(path):
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", newline="", encoding="utf-8-sig") as f:
         return [{k: parse_str(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
@@ -125,6 +127,8 @@ def load(input_dir):
     data = {}
     for name in SOURCES:
         path = os.path.join(input_dir, name + ".csv")
+        if not os.path.exists(path) and os.path.exists(path + ".gz"):
+            path += ".gz"
         if os.path.exists(path):
             data[name] = read_csv(path)
         elif name == "usage_events":
