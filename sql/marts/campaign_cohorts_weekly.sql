@@ -28,6 +28,14 @@ WITH campaign_week_leads AS (
     GROUP BY campaign_id, CAST(date_trunc('week', created_at) AS DATE), lead_id
 ),
 
+funnel_leads AS (
+    -- the leads that got anywhere in the funnel as of run_date; a member lead not among them counts
+    -- as a member (and maybe a responder) only, so the join needs only these
+    SELECT lead_id, mql_at, sql_at, opportunity_id, is_won, opportunity_amount
+    FROM int_lead_funnel
+    WHERE mql_at IS NOT NULL OR sql_at IS NOT NULL OR opportunity_id IS NOT NULL
+),
+
 member_funnel AS (
     SELECT
         campaign_week_leads.campaign_id,
@@ -40,7 +48,7 @@ member_funnel AS (
         lead_funnel.is_won,
         lead_funnel.opportunity_amount
     FROM campaign_week_leads
-    LEFT JOIN int_lead_funnel AS lead_funnel
+    LEFT JOIN funnel_leads AS lead_funnel
         ON lead_funnel.lead_id = campaign_week_leads.lead_id
 ),
 
