@@ -1,58 +1,115 @@
-//! The DataFusion session: memory pool, spilling, parallelism, and the stores it can read.
+//! The query engine: DataFusion in this process, or a Ballista cluster that runs the same plans.
 //!
 //! A run's queries all share one [`SessionContext`]. With a memory limit, operators that can spill
 //! (sorts, aggregations, joins) write to disk under `spill_dir` instead of failing, and the
 //! `FairSpillPool` shares the budget between the partitions that spill.
+//!
+//! `engine: ballista://host:port` (a build with the `ballista` cargo feature) gives the same kind
+//! of session, planned here and executed by the cluster: see [`ballista`] for what that changes
+//! and [`preflight`] / [`check_model`] for what is checked before any data is read. Everything
+//! else of a run (the loader, the Parquet writer, the commit) stays in this process.
 
+use crate::spec::{EngineSpec, Pipeline};
 use crate::storage::Storage;
+use datafusion::common::DataFusionError;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{
     FairSpillPool, GreedyMemoryPool, MemoryPool, TrackConsumersPool,
 };
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Settings for the local engine.
+#[cfg(feature = "ballista")]
+pub mod ballista;
+#[cfg(feature = "ballista")]
+pub mod cluster;
+
+/// Settings for the engine.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
     /// Memory pool size in bytes; `None` = unbounded (not recommended for large runs).
     pub memory_limit: Option<u64>,
     /// Folder for spill files (default: the system temp folder).
     pub spill_dir: Option<PathBuf>,
-    /// Parallelism of plans (default: the number of cores).
+    /// Parallelism of plans (default: the number of cores). On a cluster: the number of
+    /// partitions of each stage, best the sum of the executors' task slots.
     pub target_partitions: Option<usize>,
+    /// Where the plans run.
+    pub engine: EngineSpec,
 }
 
-/// Errors building the engine.
+impl EngineOptions {
+    /// The engine settings of a pipeline.
+    pub fn from_pipeline(pipeline: &Pipeline) -> Self {
+        EngineOptions {
+            memory_limit: pipeline.memory_limit,
+            spill_dir: pipeline.spill_dir.clone(),
+            target_partitions: pipeline.target_partitions,
+            engine: pipeline.engine.clone(),
+        }
+    }
+
+    /// The same settings on the local engine.
+    pub fn local(&self) -> Self {
+        EngineOptions {
+            engine: EngineSpec::Local,
+            ..self.clone()
+        }
+    }
+}
+
+/// Errors building the engine or reaching it.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("cannot set up the query engine: {0}")]
-    Setup(#[from] datafusion::error::DataFusionError),
+    Setup(#[from] DataFusionError),
     #[error("cannot create spill folder {}: {source}", path.display())]
     SpillDir {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("`engine: {url}` needs a beacon built with Ballista support (`cargo build --release --features ballista`); this one is not: use `--engine local`, or that build")]
+    NotBuilt { url: String },
+    #[error("`{url}` is not a Ballista scheduler address: use ballista://host:port")]
+    BadUrl { url: String },
+    #[error("the Ballista cluster at {url} cannot run this pipeline: {message}")]
+    Cluster { url: String, message: String },
 }
 
 /// Builds the session for a run and registers every store resolved so far.
 pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext, EngineError> {
+    let config = session_config(opts);
+    let runtime = runtime_env(opts)?;
+    let ctx = match &opts.engine {
+        EngineSpec::Local => SessionContext::new_with_config_rt(config, runtime),
+        EngineSpec::Ballista { url } => remote(url, config, runtime)?,
+    };
+    crate::scoring::register(&ctx);
+    register_stores(&ctx, storage);
+    Ok(ctx)
+}
+
+/// Beacon's session settings (the same on a cluster, which receives them with every query).
+fn session_config(opts: &EngineOptions) -> SessionConfig {
     let partitions = opts.target_partitions.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(NonZeroUsize::get)
             .unwrap_or(2)
     });
-    let config = SessionConfig::new()
+    SessionConfig::new()
         .with_target_partitions(partitions)
         .with_information_schema(true)
         // Keep source locations in plans so that errors name the line and column of the SQL.
         .set_bool("datafusion.sql_parser.collect_spans", true)
         // Parquet written by Beacon carries statistics; let scans prune with them.
         .set_bool("datafusion.execution.parquet.pushdown_filters", true)
-        .set_bool("datafusion.execution.parquet.reorder_filters", true);
+        .set_bool("datafusion.execution.parquet.reorder_filters", true)
+}
+
+fn runtime_env(opts: &EngineOptions) -> Result<Arc<RuntimeEnv>, EngineError> {
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = opts.memory_limit {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -76,11 +133,61 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
                 .with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
         );
     }
-    let runtime = runtime.build_arc()?;
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
-    crate::scoring::register(&ctx);
-    register_stores(&ctx, storage);
-    Ok(ctx)
+    Ok(runtime.build_arc()?)
+}
+
+#[cfg(feature = "ballista")]
+fn remote(
+    url: &str,
+    config: SessionConfig,
+    runtime: Arc<RuntimeEnv>,
+) -> Result<SessionContext, EngineError> {
+    ballista::client_session(url, config, runtime)
+}
+
+#[cfg(not(feature = "ballista"))]
+fn remote(
+    url: &str,
+    _config: SessionConfig,
+    _runtime: Arc<RuntimeEnv>,
+) -> Result<SessionContext, EngineError> {
+    Err(EngineError::NotBuilt {
+        url: url.to_string(),
+    })
+}
+
+/// Checks, before any data is read, that the engine can run Beacon's plans at all. Local: nothing
+/// to check. Ballista: the scheduler answers, and its executors run Beacon's functions (a probe
+/// query using each of them runs on the cluster) with the results this process computes.
+pub async fn preflight(opts: &EngineOptions) -> Result<(), EngineError> {
+    match &opts.engine {
+        EngineSpec::Local => Ok(()),
+        #[cfg(feature = "ballista")]
+        EngineSpec::Ballista { url } => ballista::probe(url, opts).await,
+        #[cfg(not(feature = "ballista"))]
+        EngineSpec::Ballista { url } => Err(EngineError::NotBuilt { url: url.clone() }),
+    }
+}
+
+/// Checks that the engine of `ctx` can run `sql` (a model or test already planned there). Local:
+/// planning was the check. Ballista: the plan also goes the way a query goes on the cluster
+/// (serialized for the scheduler, planned there with its functions, serialized for the
+/// executors and decoded with theirs), so that what Ballista cannot ship fails here, located.
+pub async fn check_model(
+    ctx: &SessionContext,
+    opts: &EngineOptions,
+    sql: &str,
+) -> Result<(), DataFusionError> {
+    match &opts.engine {
+        EngineSpec::Local => Ok(()),
+        #[cfg(feature = "ballista")]
+        EngineSpec::Ballista { .. } => ballista::check_shippable(ctx, sql).await,
+        #[cfg(not(feature = "ballista"))]
+        EngineSpec::Ballista { .. } => {
+            let _ = (ctx, sql);
+            Ok(())
+        }
+    }
 }
 
 /// Makes every store `storage` has resolved readable by the engine (call again after new ones).

@@ -1,0 +1,234 @@
+//! Beacon's queries on an Apache Ballista cluster (`engine: ballista://host:port`).
+//!
+//! The session is DataFusion's with Ballista's query planner: each query is planned here (same
+//! SQL, same functions, same settings), its optimized logical plan is sent to the scheduler,
+//! which splits it into stages at every shuffle and hands their tasks to the executors; the
+//! client reads the last stage's output back over Arrow Flight. So everything of a run except the
+//! queries stays in this process: the loader writes the raw Parquet, [`crate::publish`] writes
+//! each model's result, the commit and the lock are the client's. The executors read the raw
+//! zone and the models' Parquet by URL, so on a real cluster `raw:`, `work:` and `output:` must
+//! be on an object store every node reaches (on one machine, local paths do).
+//!
+//! What Ballista changes, and how Beacon deals with it:
+//! - Functions: the scheduler and the executors need Beacon's SQL functions. `beacon scheduler`
+//!   and `beacon executor` ([`super::cluster`]) have them; [`probe`] proves it before a run (and
+//!   in `beacon validate`) by running a query with every one of them on the cluster and
+//!   comparing its result with this process's (a cluster of another Beacon version would score
+//!   leads differently).
+//! - Plans must be serializable: tables are Parquet listings or `EmptyTable`s (never
+//!   `MemTable`s), and [`check_shippable`] takes every model's plan through the round trip a
+//!   query makes (client -> scheduler -> executors) at `beacon validate` time.
+//! - Ballista's own settings apply on top of Beacon's: sort-merge joins (they spill) instead of
+//!   hash joins, no dynamic filters, no Utf8View strings (plain Utf8), scalar subqueries planned
+//!   as joins. Results are the same rows; floating-point sums may differ in the last bits
+//!   because partial aggregates are combined in another order.
+
+use super::{EngineError, EngineOptions};
+use ballista_core::extension::{SessionConfigExt, SessionConfigHelperExt, SessionStateExt};
+use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::common::DataFusionError;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion_proto::bytes::{
+    logical_plan_from_bytes_with_extension_codec, logical_plan_to_bytes_with_extension_codec,
+    physical_plan_from_bytes_with_extension_codec, physical_plan_to_bytes_with_extension_codec,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long the probe may take: long enough for a cold cluster, short enough that a cluster
+/// without executors is reported rather than waited for.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A query that uses every one of Beacon's functions, on rows of its own (no tables): the
+/// aggregates run in one stage, the scalar functions in the next, after a shuffle.
+const PROBE_SQL: &str = "
+WITH probe_rows (id, features, label, p, t) AS (
+    VALUES (1, make_array('a=x', 'b=y'), true, 0.8, 0.0),
+           (2, make_array('a=x'), false, 0.3, 1.0),
+           (3, make_array('b=y'), true, 0.6, 2.0),
+           (4, make_array('a=x', 'b=z'), false, 0.2, 3.0)
+),
+fitted AS (
+    SELECT logistic_fit(features, label, 1.0) AS model,
+           calibration_fit(p, label, t, 1.0) AS calibration
+    FROM probe_rows
+)
+SELECT probe_rows.id,
+       logistic_score(fitted.model, probe_rows.features)       AS score,
+       logistic_reasons(fitted.model, probe_rows.features, 2)  AS reasons,
+       logistic_contributions(fitted.model, probe_rows.features) AS contributions,
+       logistic_version(fitted.model)                           AS version,
+       calibrate(fitted.calibration, probe_rows.p, probe_rows.t) AS calibrated
+FROM probe_rows CROSS JOIN fitted
+ORDER BY probe_rows.id";
+
+/// `ballista://host:port` -> the scheduler's gRPC endpoint, `http://host:port`.
+pub fn scheduler_endpoint(url: &str) -> Result<String, EngineError> {
+    let bad = || EngineError::BadUrl {
+        url: url.to_string(),
+    };
+    let parsed = url::Url::parse(url).map_err(|_| bad())?;
+    if parsed.scheme() != "ballista" {
+        return Err(bad());
+    }
+    let host = parsed.host_str().filter(|h| !h.is_empty()).ok_or_else(bad)?;
+    let port = parsed.port().ok_or_else(bad)?;
+    Ok(format!("http://{host}:{port}"))
+}
+
+/// A session whose queries run on the cluster at `url`, with Beacon's settings (the caller
+/// registers Beacon's functions and stores, as for a local session).
+pub fn client_session(
+    url: &str,
+    config: SessionConfig,
+    runtime: Arc<RuntimeEnv>,
+) -> Result<SessionContext, EngineError> {
+    let endpoint = scheduler_endpoint(url)?;
+    // Ballista's restricted defaults first (they are applied only to a config without Ballista's
+    // extension, which setting the job name would add).
+    let config = config.upgrade_for_ballista().with_ballista_job_name("beacon");
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .build()
+        .upgrade_for_ballista(endpoint)?;
+    Ok(SessionContext::new_with_state(state))
+}
+
+/// Runs [`PROBE_SQL`] on the cluster and here; they must agree.
+pub async fn probe(url: &str, opts: &EngineOptions) -> Result<(), EngineError> {
+    let cluster_error = |message: String| EngineError::Cluster {
+        url: url.to_string(),
+        message,
+    };
+    let storage = crate::storage::Storage::new(std::path::Path::new("/"));
+    let local = super::session(&opts.local(), &storage)?;
+    let expected = run_probe(&local).await?;
+    let remote = super::session(opts, &storage)?;
+    let got = match tokio::time::timeout(PROBE_TIMEOUT, run_probe(&remote)).await {
+        Err(_) => {
+            return Err(cluster_error(format!(
+                "a probe query got no answer within {} s: is an executor registered with the scheduler?",
+                PROBE_TIMEOUT.as_secs()
+            )))
+        }
+        Ok(Err(e)) => return Err(cluster_error(explain(&e))),
+        Ok(Ok(b)) => b,
+    };
+    if got != expected {
+        return Err(cluster_error(format!(
+            "its executors compute Beacon's functions differently from this beacon (another Beacon version?): run `beacon scheduler` and `beacon executor` of this build.\nexpected:\n{expected}\ngot:\n{got}"
+        )));
+    }
+    Ok(())
+}
+
+async fn run_probe(ctx: &SessionContext) -> Result<String, DataFusionError> {
+    let batches: Vec<RecordBatch> = ctx.sql(PROBE_SQL).await?.collect().await?;
+    Ok(datafusion::arrow::util::pretty::pretty_format_batches(&batches)?.to_string())
+}
+
+/// What a failed probe means for the user.
+fn explain(e: &DataFusionError) -> String {
+    let text = e.to_string();
+    for (marker, what) in [
+        ("There is no UDF named", "function"),
+        ("There is no UDAF named", "aggregate function"),
+    ] {
+        if let Some(rest) = text.split(marker).nth(1) {
+            let name = rest
+                .trim()
+                .trim_start_matches(['"', '\\', '`'])
+                .split(['"', '\\', '`', ' '])
+                .next()
+                .unwrap_or_default();
+            return format!(
+                "its scheduler or executors do not know Beacon's {what} `{name}` (stock Ballista processes?): run `beacon scheduler` and `beacon executor` of this build (README, \"Running on a Ballista cluster\")"
+            );
+        }
+    }
+    if text.contains("connect") || text.contains("transport error") || text.contains("Unavailable")
+    {
+        return format!("cannot reach the scheduler: {text}");
+    }
+    text
+}
+
+/// Takes the plan of `sql` the way a query travels on the cluster: optimized and serialized
+/// here, decoded and planned physically in a session like the scheduler's, serialized again and
+/// decoded with an executor's functions. An error is what the cluster would answer.
+pub async fn check_shippable(ctx: &SessionContext, sql: &str) -> Result<(), DataFusionError> {
+    let plan = ctx.sql(sql).await?.into_optimized_plan()?;
+    let logical_codec = BallistaLogicalExtensionCodec::default();
+    let bytes = logical_plan_to_bytes_with_extension_codec(&plan, &logical_codec)?;
+    // The scheduler builds the query's session from the settings the client sends.
+    let settings = ctx.copied_config().to_key_value_pairs();
+    let config = SessionConfig::new_with_ballista().update_from_key_value_pair(&settings);
+    let scheduler =
+        SessionContext::new_with_state(super::cluster::scheduler_session(config.clone())?);
+    let decoded =
+        logical_plan_from_bytes_with_extension_codec(&bytes, &scheduler.task_ctx(), &logical_codec)?;
+    let physical = scheduler.state().create_physical_plan(&decoded).await?;
+    let physical_codec = BallistaPhysicalExtensionCodec::default();
+    let bytes = physical_plan_to_bytes_with_extension_codec(physical, &physical_codec)?;
+    let task = super::cluster::executor_task_context(config)?;
+    physical_plan_from_bytes_with_extension_codec(&bytes, &task, &physical_codec)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheduler_urls() {
+        assert_eq!(
+            scheduler_endpoint("ballista://beacon-scheduler:50050").unwrap(),
+            "http://beacon-scheduler:50050"
+        );
+        assert!(scheduler_endpoint("ballista://beacon-scheduler").is_err());
+        assert!(scheduler_endpoint("http://beacon-scheduler:50050").is_err());
+    }
+
+    #[test]
+    fn unknown_functions_are_named() {
+        let e = DataFusionError::Internal(
+            "Job failed: There is no UDF named \"logistic_score\" in the TaskContext".into(),
+        );
+        let text = explain(&e);
+        assert!(text.contains("`logistic_score`"), "{text}");
+        assert!(text.contains("beacon executor"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn models_reading_empty_tables_and_beacon_functions_are_shippable() {
+        let opts = EngineOptions {
+            engine: crate::spec::EngineSpec::Ballista {
+                url: "ballista://127.0.0.1:1".into(),
+            },
+            ..EngineOptions::default()
+        };
+        let storage = crate::storage::Storage::new(std::path::Path::new("/"));
+        let ctx = super::super::session(&opts, &storage).unwrap();
+        check_shippable(&ctx, PROBE_SQL).await.unwrap();
+        // An empty table (an optional source without files) ships; a MemTable would not.
+        let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
+            datafusion::arrow::datatypes::Field::new(
+                "x",
+                datafusion::arrow::datatypes::DataType::Int64,
+                true,
+            ),
+        ]));
+        crate::models::plan::register_empty(&ctx, "e", schema.clone()).unwrap();
+        check_shippable(&ctx, "SELECT count(*) AS n FROM e WHERE x > 1")
+            .await
+            .unwrap();
+        let mem = datafusion::datasource::MemTable::try_new(schema, vec![vec![]]).unwrap();
+        ctx.register_table("m", Arc::new(mem)).unwrap();
+        assert!(check_shippable(&ctx, "SELECT x FROM m").await.is_err());
+    }
+}
