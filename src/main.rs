@@ -167,6 +167,9 @@ fn main() -> ExitCode {
     init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Query plans are converted recursively; a deep one (hot_list's, decoded by a Ballista
+        // scheduler or executor) needs more than the default 2 MiB. Ballista's binaries use 32.
+        .thread_stack_size(32 << 20)
         .build()
     {
         Ok(rt) => rt,
@@ -818,7 +821,10 @@ mod cluster_cli {
     }
 
     pub async fn scheduler(args: SchedulerArgs) -> ExitCode {
-        tracing::info!(port = args.port, "Ballista scheduler with Beacon's functions starting");
+        tracing::info!(
+            port = args.port,
+            "Ballista scheduler with Beacon's functions starting"
+        );
         exit(
             cluster::run_scheduler(&SchedulerOptions {
                 bind_host: args.bind_host,
@@ -830,7 +836,11 @@ mod cluster_cli {
     }
 
     pub async fn executor(args: ExecutorArgs) -> ExitCode {
-        let memory_limit = match args.memory_limit.as_deref().map(beacon::spec::parse_byte_size) {
+        let memory_limit = match args
+            .memory_limit
+            .as_deref()
+            .map(beacon::spec::parse_byte_size)
+        {
             None => None,
             Some(Ok(n)) => Some(n),
             Some(Err(message)) => {

@@ -17,12 +17,22 @@
 
 use crate::storage::Storage;
 use ballista_core::error::BallistaError;
+use ballista_core::extension::SessionConfigExt;
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::utils::{default_config_producer, default_session_builder};
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::common::DataFusionError;
+use datafusion::config::ConfigOptions;
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::{SessionState, SessionStateBuilder, TaskContext};
+use datafusion::physical_expr::{LexOrdering, OrderingRequirements};
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, ExecutionPlan, Partitioning, ReplaceChildrenOptions,
+};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use object_store::ObjectStore;
 use std::collections::BTreeMap;
@@ -82,12 +92,13 @@ pub async fn run_scheduler(opts: &SchedulerOptions) -> Result<(), ClusterError> 
     use ballista_scheduler::cluster::BallistaCluster;
     use ballista_scheduler::config::SchedulerConfig;
     let address = format!("{}:{}", opts.bind_host, opts.port);
-    let addr: SocketAddr = address.parse().map_err(|e: std::net::AddrParseError| {
-        ClusterError::Address {
-            address: address.clone(),
-            message: e.to_string(),
-        }
-    })?;
+    let addr: SocketAddr =
+        address
+            .parse()
+            .map_err(|e: std::net::AddrParseError| ClusterError::Address {
+                address: address.clone(),
+                message: e.to_string(),
+            })?;
     let mut config = SchedulerConfig::default()
         .with_hostname(opts.external_host.clone())
         .with_port(opts.port)
@@ -177,16 +188,94 @@ pub fn functions() -> Result<BallistaFunctionRegistry, DataFusionError> {
 
 /// The session the scheduler plans a query in: Ballista's, with Beacon's functions and stores.
 pub fn scheduler_session(config: SessionConfig) -> Result<SessionState, DataFusionError> {
+    // The static planner whatever the client asked (see `super::ballista::client_session`).
+    let config = config.with_ballista_adaptive_query_planner(false);
     let state = default_session_builder(config)?;
     let runtime = RuntimeEnvBuilder::new()
         .with_object_store_registry(Arc::new(BeaconStores::default()))
         .build_arc()?;
     let state = SessionStateBuilder::new_from_existing(state)
         .with_runtime_env(runtime)
+        .with_physical_optimizer_rule(Arc::new(SortAfterShuffle))
         .build();
     let ctx = SessionContext::new_with_state(state);
     crate::scoring::register(&ctx);
     Ok(ctx.state())
+}
+
+/// Puts a sort back where a Ballista shuffle drops an ordering the plan relies on.
+///
+/// In one process a hash `RepartitionExec` of a single sorted partition keeps its order, so
+/// DataFusion plans e.g. `count(*) OVER (PARTITION BY p)` after `ORDER BY p` windows with no
+/// second sort. Ballista turns that repartition into a shuffle, which does not keep any order,
+/// and the window then fails ("All partition by columns should have an ordering", seen on
+/// int_lead_holdout_scores). The scheduler plans with this rule last: an operator that requires
+/// an ordering from an input that reaches a hash repartition through order-keeping operators
+/// gets a `SortExec` (per partition) on top of that input, i.e. after the shuffle.
+#[derive(Debug, Default)]
+pub struct SortAfterShuffle;
+
+impl PhysicalOptimizerRule for SortAfterShuffle {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+        plan.transform_up(|node| {
+            let requirements = node.required_input_ordering();
+            let children: Vec<Arc<dyn ExecutionPlan>> =
+                node.children().into_iter().cloned().collect();
+            let mut changed = false;
+            let mut new_children = Vec::with_capacity(children.len());
+            for (child, requirement) in children.into_iter().zip(requirements) {
+                match requirement {
+                    Some(OrderingRequirements::Hard(mut alternatives))
+                        if !alternatives.is_empty() && reaches_hash_shuffle(&child) =>
+                    {
+                        let ordering = LexOrdering::from(alternatives.swap_remove(0));
+                        new_children.push(Arc::new(
+                            SortExec::new(ordering, child).with_preserve_partitioning(true),
+                        ) as Arc<dyn ExecutionPlan>);
+                        changed = true;
+                    }
+                    _ => new_children.push(child),
+                }
+            }
+            if changed {
+                Ok(Transformed::yes(node.replace_children(
+                    new_children,
+                    ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+                )?))
+            } else {
+                Ok(Transformed::no(node))
+            }
+        })
+        .data()
+    }
+
+    fn name(&self) -> &str {
+        "beacon_sort_after_shuffle"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// Whether `plan` is a hash repartition, or reaches one through single-input operators that keep
+/// their input's order (so its ordering comes from before the repartition).
+fn reaches_hash_shuffle(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    if let Some(r) = plan.downcast_ref::<RepartitionExec>() {
+        return matches!(r.partitioning(), Partitioning::Hash(..));
+    }
+    if plan.is::<SortExec>() {
+        return false;
+    }
+    let children = plan.children();
+    match (children.as_slice(), plan.maintains_input_order().as_slice()) {
+        ([child], [true]) => reaches_hash_shuffle(child),
+        _ => false,
+    }
 }
 
 /// A task context as an executor builds it (its functions, the query's settings): what a stage

@@ -73,9 +73,7 @@ pub enum EngineSpec {
     #[default]
     Local,
     /// A Ballista scheduler, `ballista://host:port` (see `engine::ballista`).
-    Ballista {
-        url: String,
-    },
+    Ballista { url: String },
 }
 
 /// One input dataset: its contract and where it is.
