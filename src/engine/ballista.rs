@@ -24,17 +24,24 @@
 //!   because partial aggregates are combined in another order.
 
 use super::{EngineError, EngineOptions};
+use ballista_core::execution_plans::UnresolvedShuffleExec;
 use ballista_core::extension::{SessionConfigExt, SessionConfigHelperExt, SessionStateExt};
 use ballista_core::serde::{BallistaLogicalExtensionCodec, BallistaPhysicalExtensionCodec};
+use ballista_core::JobId;
+use ballista_scheduler::planner::{DefaultDistributedPlanner, DistributedPlanner};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::physical_expr::OrderingRequirements;
+use datafusion::physical_plan::sorts::sort::SortExec;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_proto::bytes::{
     logical_plan_from_bytes_with_extension_codec, logical_plan_to_bytes_with_extension_codec,
     physical_plan_from_bytes_with_extension_codec, physical_plan_to_bytes_with_extension_codec,
 };
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -141,9 +148,19 @@ async fn run_probe(ctx: &SessionContext) -> Result<String, DataFusionError> {
     Ok(datafusion::arrow::util::pretty::pretty_format_batches(&batches)?.to_string())
 }
 
+/// Beacon's SQL functions, as the probe uses them.
+const FUNCTIONS: &str = "`logistic_fit`, `logistic_score`, `logistic_reasons`, `logistic_contributions`, `logistic_version`, `calibration_fit`, `calibrate`";
+
 /// What a failed probe means for the user.
 fn explain(e: &DataFusionError) -> String {
     let text = e.to_string();
+    // An executor that cannot decode a task (a function it does not know) rejects it; the
+    // client only hears that, the reason is in the executor's log.
+    if text.contains("rejected by executor") {
+        return format!(
+            "its executors rejected a query using Beacon's functions ({FUNCTIONS}): stock Ballista executors? Run `beacon executor` of this build (README, \"Running on a Ballista cluster\"); the executors' logs say more. ({text})"
+        );
+    }
     for (marker, what) in [
         ("There is no UDF named", "function"),
         ("There is no UDAF named", "aggregate function"),
@@ -185,11 +202,69 @@ pub async fn check_shippable(ctx: &SessionContext, sql: &str) -> Result<(), Data
         &logical_codec,
     )?;
     let physical = scheduler.state().create_physical_plan(&decoded).await?;
+    // The scheduler's (static) planner cuts the plan into stages at every shuffle; each stage
+    // must hold together on its own (a shuffle keeps no order) and travel to an executor.
+    let options = scheduler.state().config().options().clone();
+    let stages = DefaultDistributedPlanner::new()
+        .plan_query_stages(&JobId::new("beacon-validate"), physical, &options)
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    let repartitioning: BTreeSet<usize> = stages
+        .iter()
+        .filter(|s| s.shuffle_output_partitioning().is_some())
+        .map(|s| s.stage_id())
+        .collect();
     let physical_codec = BallistaPhysicalExtensionCodec::default();
-    let bytes = physical_plan_to_bytes_with_extension_codec(physical, &physical_codec)?;
     let task = super::cluster::executor_task_context(config)?;
-    physical_plan_from_bytes_with_extension_codec(&bytes, &task, &physical_codec)?;
+    for stage in stages {
+        let stage: Arc<dyn ExecutionPlan> = stage;
+        check_orderings(&stage, &repartitioning)?;
+        let bytes = physical_plan_to_bytes_with_extension_codec(stage, &physical_codec)?;
+        physical_plan_from_bytes_with_extension_codec(&bytes, &task, &physical_codec)?;
+    }
     Ok(())
+}
+
+/// Fails if an operator of a stage needs its input sorted and that input comes, with no sort in
+/// between, from a stage that repartitions (a shuffle keeps no order): the cluster would feed it
+/// unsorted rows. [`super::cluster::SortAfterShuffle`] prevents the cases DataFusion plans.
+fn check_orderings(
+    plan: &Arc<dyn ExecutionPlan>,
+    repartitioning: &BTreeSet<usize>,
+) -> Result<(), DataFusionError> {
+    let children = plan.children();
+    for (child, requirement) in children.iter().zip(plan.required_input_ordering()) {
+        if let Some(OrderingRequirements::Hard(_)) = requirement {
+            if let Some(stage) = unsorted_shuffle(child, repartitioning) {
+                return Err(DataFusionError::NotImplemented(format!(
+                    "on Ballista, {} would read the rows of stage {stage} unsorted (a shuffle does not keep their order); add an ORDER BY where the order matters, or run this pipeline on `engine: local`",
+                    plan.name()
+                )));
+            }
+        }
+    }
+    for child in children {
+        check_orderings(child, repartitioning)?;
+    }
+    Ok(())
+}
+
+/// The repartitioning stage `plan` reads, through operators that keep their input's order, if
+/// no sort comes first.
+fn unsorted_shuffle(
+    plan: &Arc<dyn ExecutionPlan>,
+    repartitioning: &BTreeSet<usize>,
+) -> Option<usize> {
+    if let Some(u) = plan.downcast_ref::<UnresolvedShuffleExec>() {
+        return repartitioning.contains(&u.stage_id).then_some(u.stage_id);
+    }
+    if plan.is::<SortExec>() {
+        return None;
+    }
+    let children = plan.children();
+    match (children.as_slice(), plan.maintains_input_order().as_slice()) {
+        ([child], [true]) => unsorted_shuffle(child, repartitioning),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
