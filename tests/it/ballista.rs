@@ -320,6 +320,38 @@ kill $child 2>/dev/null; wait $child"#;
     }
 
     #[test]
+    fn the_kubernetes_manifests_use_flags_this_beacon_has() {
+        use serde::Deserialize;
+        let text =
+            std::fs::read_to_string(repo().join("pipelines/scheduling/ballista-cluster.yaml"))
+                .unwrap();
+        let mut commands = Vec::new();
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let doc = serde_yaml::Value::deserialize(doc).unwrap();
+            if doc["kind"] != "Deployment" {
+                continue;
+            }
+            let container = &doc["spec"]["template"]["spec"]["containers"][0];
+            let args: Vec<String> = container["args"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(
+                container["envFrom"][0]["secretRef"]["name"], "beacon-object-store",
+                "{args:?} gets the object-store credentials"
+            );
+            // clap reports an unknown flag before it gets to --help.
+            let (code, _, stderr) = run(beacon().args(&args).arg("--help"));
+            assert_eq!(code, 0, "{args:?}: {stderr}");
+            commands.push(args[0].clone());
+        }
+        commands.sort();
+        assert_eq!(commands, ["executor", "scheduler"]);
+    }
+
+    #[test]
     fn an_unreachable_scheduler_is_a_validation_problem() {
         let port = free_port();
         let (code, _, stderr) = run(beacon()
