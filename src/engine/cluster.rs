@@ -81,6 +81,11 @@ pub struct ExecutorOptions {
 pub enum ClusterError {
     #[error("`{address}` is not an address to listen on or connect to: {message}")]
     Address { address: String, message: String },
+    #[error("cannot create the work folder {}: {source}", path.display())]
+    WorkDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("Ballista: {0}")]
     Ballista(#[from] BallistaError),
     #[error("cannot set up the query engine: {0}")]
@@ -119,9 +124,9 @@ pub async fn run_executor(opts: &ExecutorOptions) -> Result<(), ClusterError> {
         .as_ref()
         .map(|d| d.to_string_lossy().into_owned());
     if let Some(dir) = &opts.work_dir {
-        std::fs::create_dir_all(dir).map_err(|e| ClusterError::Address {
-            address: dir.display().to_string(),
-            message: format!("cannot create the work folder: {e}"),
+        std::fs::create_dir_all(dir).map_err(|source| ClusterError::WorkDir {
+            path: dir.clone(),
+            source,
         })?;
     }
     let registry = if opts.without_beacon_functions {
@@ -137,7 +142,8 @@ pub async fn run_executor(opts: &ExecutorOptions) -> Result<(), ClusterError> {
         grpc_port: opts.grpc_port,
         scheduler_host: host,
         scheduler_port: port,
-        // Wait for a scheduler that starts at the same time (a Kubernetes rollout).
+        // Keep trying to reach a scheduler that is not up yet (a Kubernetes rollout starts
+        // both at once) rather than exit at once.
         scheduler_connect_timeout_seconds: 60,
         vcores: opts.vcores.unwrap_or(0),
         work_dir,

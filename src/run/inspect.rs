@@ -117,8 +117,20 @@ pub async fn validate(pipeline: &Pipeline, run_date: NaiveDate) -> Result<Valida
     let mut models: BTreeSet<String> = graph.names().map(str::to_string).collect();
     models.extend(model_errors.iter().filter_map(model_of));
     let check_errors = checks::validate(&ctx, pipeline, &tests, &planned.schemas, &models).await;
+    let check_failed = !check_errors.is_empty();
     v.problems
         .extend(check_errors.iter().map(|e| e.to_string()));
+    // The data tests run on the engine too.
+    if !check_failed {
+        for t in tests
+            .iter()
+            .filter(|t| t.reads.iter().all(|r| planned.schemas.contains_key(r)))
+        {
+            if let Err(e) = engine::check_model(&ctx, &opts, &t.sql).await {
+                v.problems.push(format!("{}: {}: {e}", t.origin, t.id));
+            }
+        }
+    }
     Ok(v)
 }
 
