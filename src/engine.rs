@@ -1,17 +1,16 @@
-//! The query engine: DataFusion in this process, or a Ballista cluster that runs the same plans.
+//! The DataFusion session: memory pool, spilling, parallelism, and the stores it can read.
 //!
 //! A run's queries all share one [`SessionContext`]. With a memory limit, operators that can spill
 //! (sorts, aggregations, joins) write to disk under `spill_dir` instead of failing, and the
 //! `FairSpillPool` shares the budget between the partitions that spill.
 //!
 //! `engine: ballista://host:port` (a build with the `ballista` cargo feature) gives the same kind
-//! of session, planned here and executed by the cluster: see [`ballista`] for what that changes
-//! and [`preflight`] / [`check_model`] for what is checked before any data is read. Everything
-//! else of a run (the loader, the Parquet writer, the commit) stays in this process.
+//! of session, planned here and executed by an Apache Ballista cluster: see [`ballista`] for what
+//! that changes and [`preflight`] / [`check_model`] for what is checked before any data is read.
+//! Everything else of a run (the loader, the Parquet writer, the commit) stays in this process.
 
 use crate::spec::{EngineSpec, Pipeline};
 use crate::storage::Storage;
-use datafusion::common::DataFusionError;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{
     FairSpillPool, GreedyMemoryPool, MemoryPool, TrackConsumersPool,
@@ -65,7 +64,7 @@ impl EngineOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("cannot set up the query engine: {0}")]
-    Setup(#[from] DataFusionError),
+    Setup(#[from] datafusion::error::DataFusionError),
     #[error("cannot create spill folder {}: {source}", path.display())]
     SpillDir {
         path: PathBuf,
@@ -81,35 +80,19 @@ pub enum EngineError {
 
 /// Builds the session for a run and registers every store resolved so far.
 pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext, EngineError> {
-    let config = session_config(opts);
-    let runtime = runtime_env(opts)?;
-    let ctx = match &opts.engine {
-        EngineSpec::Local => SessionContext::new_with_config_rt(config, runtime),
-        EngineSpec::Ballista { url } => remote(url, config, runtime)?,
-    };
-    crate::scoring::register(&ctx);
-    register_stores(&ctx, storage);
-    Ok(ctx)
-}
-
-/// Beacon's session settings (the same on a cluster, which receives them with every query).
-fn session_config(opts: &EngineOptions) -> SessionConfig {
     let partitions = opts.target_partitions.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(NonZeroUsize::get)
             .unwrap_or(2)
     });
-    SessionConfig::new()
+    let config = SessionConfig::new()
         .with_target_partitions(partitions)
         .with_information_schema(true)
         // Keep source locations in plans so that errors name the line and column of the SQL.
         .set_bool("datafusion.sql_parser.collect_spans", true)
         // Parquet written by Beacon carries statistics; let scans prune with them.
         .set_bool("datafusion.execution.parquet.pushdown_filters", true)
-        .set_bool("datafusion.execution.parquet.reorder_filters", true)
-}
-
-fn runtime_env(opts: &EngineOptions) -> Result<Arc<RuntimeEnv>, EngineError> {
+        .set_bool("datafusion.execution.parquet.reorder_filters", true);
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = opts.memory_limit {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -133,7 +116,14 @@ fn runtime_env(opts: &EngineOptions) -> Result<Arc<RuntimeEnv>, EngineError> {
                 .with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
         );
     }
-    Ok(runtime.build_arc()?)
+    let runtime = runtime.build_arc()?;
+    let ctx = match &opts.engine {
+        EngineSpec::Local => SessionContext::new_with_config_rt(config, runtime),
+        EngineSpec::Ballista { url } => remote(url, config, runtime)?,
+    };
+    crate::scoring::register(&ctx);
+    register_stores(&ctx, storage);
+    Ok(ctx)
 }
 
 #[cfg(feature = "ballista")]
@@ -177,7 +167,7 @@ pub async fn check_model(
     ctx: &SessionContext,
     opts: &EngineOptions,
     sql: &str,
-) -> Result<(), DataFusionError> {
+) -> Result<(), datafusion::error::DataFusionError> {
     match &opts.engine {
         EngineSpec::Local => Ok(()),
         #[cfg(feature = "ballista")]

@@ -138,7 +138,8 @@ def main():
     ap.add_argument("--work", default="/tmp/bench-ballista")
     ap.add_argument("--executors", type=int, default=2)
     ap.add_argument("--vcores", type=int, default=1)
-    ap.add_argument("--executor-memory", default="2GiB")
+    ap.add_argument("--executor-memory", default="4GiB")
+    ap.add_argument("--local-memory", default="8GiB", help="--memory-limit of the local run")
     ap.add_argument("--python", default=str(REPO / ".venv-test/bin/python"))
     ap.add_argument("--keep-data", action="store_true", help="keep the generated CSVs")
     a = ap.parse_args()
@@ -161,7 +162,8 @@ def main():
         for d in (local, remote):
             shutil.rmtree(d, ignore_errors=True)
             d.mkdir()
-        r_local = run_pipeline(beacon, data, local, "local", [], local / "run.log")
+        r_local = run_pipeline(beacon, data, local, "local", ["--memory-limit", a.local_memory],
+                               local / "run.log")
         slots = a.executors * a.vcores
         cluster = Cluster(beacon, remote, a.executors, a.vcores, a.executor_memory)
         try:
@@ -184,7 +186,7 @@ def main():
             shutil.rmtree(data, ignore_errors=True)
 
     print(f"\ncluster: 1 scheduler + {a.executors} executors x {a.vcores} vcores, "
-          f"--memory-limit {a.executor_memory} each; local: the pipeline's memory_limit\n")
+          f"--memory-limit {a.executor_memory} each; local: --memory-limit {a.local_memory}\n")
     print("| leads | engine | wall s | client CPU s | client peak RSS MiB | cluster CPU s | cluster peak RSS MiB (scheduler, executors) | load s | models s | tests s | same rows |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |")
     for size, l, c, same, max_rel in rows:
