@@ -169,6 +169,11 @@ impl Format {
     /// `.jsonl`, `.json`, `.parquet`, `.pq`. `None` when the extension says nothing.
     pub fn from_extension(path: &str) -> Option<Format> {
         let name = path.rsplit('/').next().unwrap_or(path);
+        // `leads.csv.gz` is a CSV file, compressed.
+        let name = match Compression::from_path(name) {
+            Compression::Gzip => name.rsplit_once('.').map(|(stem, _)| stem).unwrap_or(name),
+            Compression::None => name,
+        };
         let (_, ext) = name.rsplit_once('.')?;
         let ext = ext.to_ascii_lowercase();
         match ext.as_str() {
@@ -176,6 +181,25 @@ impl Format {
             "ndjson" | "jsonl" | "json" => Some(Format::Ndjson),
             "parquet" | "pq" => Some(Format::Parquet),
             _ => None,
+        }
+    }
+}
+
+/// Compression of an input file, from its name: `.gz` / `.gzip` is gzip (what Salesforce Data
+/// Loader, Bulk API downloads and most export jobs write when asked to compress).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+}
+
+impl Compression {
+    pub fn from_path(path: &str) -> Compression {
+        let lower = path.to_ascii_lowercase();
+        if lower.ends_with(".gz") || lower.ends_with(".gzip") {
+            Compression::Gzip
+        } else {
+            Compression::None
         }
     }
 }
@@ -852,6 +876,16 @@ mod tests {
             Some(Format::Ndjson)
         );
         assert_eq!(Format::from_extension("x.parquet"), Some(Format::Parquet));
+        assert_eq!(
+            Format::from_extension("exports/leads.csv.gz"),
+            Some(Format::Csv)
+        );
+        assert_eq!(
+            Format::from_extension("events.ndjson.GZ"),
+            Some(Format::Ndjson)
+        );
+        assert_eq!(Compression::from_path("leads.csv.gz"), Compression::Gzip);
+        assert_eq!(Compression::from_path("leads.csv"), Compression::None);
         assert_eq!(Format::from_extension("a.b/noext"), None);
         assert_eq!(Format::from_extension("leads.txt"), None);
         Ok(())

@@ -2,7 +2,7 @@
 //!
 //! A run flows one way: [`spec`] (the pipeline YAML) -> [`load`] (sources -> contract checks ->
 //! raw Parquet) -> [`models`] (SQL files -> dependency graph -> execution) -> [`publish`] (staged
-//! files, one commit, a manifest), conducted by [`run`]. [`storage`] turns every URL into an
+//! files, one commit, a manifest), conducted by [`run`], which also writes the HTML [`report`] of a committed run. [`storage`] turns every URL into an
 //! object store; [`engine`] builds the DataFusion session. The `beacon` binary is a thin CLI over
 //! this library; nothing here prints.
 
@@ -12,6 +12,7 @@ pub mod engine;
 pub mod load;
 pub mod models;
 pub mod publish;
+pub mod report;
 pub mod run;
 pub mod sample;
 pub mod scoring;

@@ -1,8 +1,9 @@
 //! The `beacon` command line: parse arguments, call the library, render results and errors.
 //!
-//! Exit codes: 0 success; 1 the run failed (a source, a model or the publish step); 2 the
-//! pipeline or the command line is invalid (nothing was read or written); 3 another run of the
-//! same output and date holds the lock (nothing was read or written).
+//! Exit codes: 0 success; 1 the run failed (a source, a model or the publish step), or `report`
+//! found no committed run; 2 the pipeline or the command line is invalid (nothing was read or
+//! written); 3 another run of the same output and date holds the lock (nothing was read or
+//! written); 4 the run was committed but its HTML report could not be written.
 
 use beacon::checks::{TestResult, TestStatus};
 use beacon::models::ModelEvent;
@@ -20,6 +21,7 @@ use std::time::Duration;
 const EXIT_RUN_FAILED: u8 = 1;
 const EXIT_INVALID: u8 = 2;
 const EXIT_LOCKED: u8 = 3;
+const EXIT_REPORT_FAILED: u8 = 4;
 
 #[derive(Parser)]
 #[command(
@@ -82,8 +84,20 @@ enum Command {
         /// Incremental sources: ignore the last watermark, load and merge everything.
         #[arg(long)]
         full_refresh: bool,
+        /// Continue the date's last failed run: re-use the sources it loaded and the models
+        /// that succeeded, build the rest.
+        #[arg(long, conflicts_with_all = ["select", "exclude", "from", "to"])]
+        resume: bool,
         #[command(flatten)]
         selection: Selection,
+    },
+    /// Re-render the HTML report of a committed run from its published tables.
+    Report {
+        #[command(flatten)]
+        args: PipelineArgs,
+        /// Logical date of the run (default: the latest committed run).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<NaiveDate>,
     },
     /// Check the pipeline file, plan every model and test against the declared schemas, without
     /// reading any data; reports every problem with its file, line and column.
@@ -136,6 +150,9 @@ enum Command {
         /// Last day of the generated history.
         #[arg(long, value_name = "YYYY-MM-DD")]
         end_date: Option<NaiveDate>,
+        /// Write gzip-compressed files (`leads.csv.gz`), as `sample_data/` is shipped.
+        #[arg(long)]
+        gzip: bool,
     },
     /// Run a Ballista scheduler that knows Beacon's functions (for `engine: ballista://...`).
     #[cfg(feature = "ballista")]
@@ -204,12 +221,14 @@ async fn dispatch(cli: Cli) -> ExitCode {
             to,
             force,
             full_refresh,
+            resume,
             selection,
         } => {
             let options = RunOptions {
                 select: selection.select,
                 exclude: selection.exclude,
                 full_refresh,
+                resume,
             };
             match (from, to) {
                 (Some(from), Some(to)) => {
@@ -218,6 +237,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 _ => cmd_run(&args, date, &options, cli.log_format).await,
             }
         }
+        Command::Report { args, date } => cmd_report(&args, date).await,
         Command::Validate { args } => cmd_validate(&args).await,
         Command::Test {
             args,
@@ -236,7 +256,8 @@ async fn dispatch(cli: Cli) -> ExitCode {
             seed,
             out,
             end_date,
-        } => cmd_sample(leads, seed, &out, end_date).await,
+            gzip,
+        } => cmd_sample(leads, seed, &out, end_date, gzip).await,
         #[cfg(feature = "ballista")]
         Command::Scheduler(args) => cluster_cli::scheduler(args).await,
         #[cfg(feature = "ballista")]
@@ -356,7 +377,16 @@ async fn run_one_date(
     match result {
         Ok(outcome) => {
             print_summary(&outcome);
-            ExitCode::SUCCESS
+            match &outcome.results.report {
+                Some(r) if r.status == Status::Error => {
+                    eprintln!(
+                        "error: the run was committed, but its report could not be written: {}",
+                        r.error.as_deref().unwrap_or("unknown error")
+                    );
+                    ExitCode::from(EXIT_REPORT_FAILED)
+                }
+                _ => ExitCode::SUCCESS,
+            }
         }
         Err(e @ RunError::Lock(beacon::publish::LockError::Held { .. })) => fail(EXIT_LOCKED, &e),
         Err(e @ (RunError::Models(_) | RunError::Checks(_) | RunError::Select(_))) => {
@@ -554,6 +584,42 @@ fn print_summary(outcome: &RunOutcome) {
             manifest.run_date
         );
     }
+    if let Some(report) = &r.report {
+        if let Some(location) = &report.location {
+            println!("report: {location} ({} KB)", report.bytes.div_ceil(1024));
+        }
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+}
+
+async fn cmd_report(args: &PipelineArgs, date: Option<NaiveDate>) -> ExitCode {
+    let pipeline = match load_pipeline(args) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let run_date = match committed_date(&pipeline, date).await {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    match beacon::report::rerender(&pipeline, run_date).await {
+        Ok(written) => {
+            for w in &written.warnings {
+                eprintln!("warning: {w}");
+            }
+            println!(
+                "report for run_date={run_date}: {} ({} KB)",
+                written.location,
+                written.bytes.div_ceil(1024)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e @ beacon::report::ReportError::Lock(beacon::publish::LockError::Held { .. })) => {
+            fail(EXIT_LOCKED, &e)
+        }
+        Err(e) => fail(EXIT_RUN_FAILED, &e),
+    }
 }
 
 async fn cmd_validate(args: &PipelineArgs) -> ExitCode {
@@ -617,12 +683,19 @@ fn cmd_dag(args: &PipelineArgs, format: DagFormat) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn cmd_sample(leads: u64, seed: u64, out: &Path, end_date: Option<NaiveDate>) -> ExitCode {
+async fn cmd_sample(
+    leads: u64,
+    seed: u64,
+    out: &Path,
+    end_date: Option<NaiveDate>,
+    gzip: bool,
+) -> ExitCode {
     let end_date = end_date.unwrap_or_else(beacon::sample::SampleOptions::default_end_date);
     let opts = beacon::sample::SampleOptions {
         leads,
         seed,
         end_date,
+        gzip,
     };
     let out_dir = out.to_path_buf();
     let result =

@@ -4,6 +4,7 @@
 #
 #   tests/run.sh              fast tier: unit + integration tests (DuckDB reads the outputs)
 #   BEACON_SLOW_TESTS=1 tests/run.sh   also the slow tier (e.g. the S3 crash loop, ~3 min; the
+#                                      report in Chromium: tests/scripts/install-browser.sh; the
 #                                      Ballista cluster, ~1 min)
 #
 # Both builds are checked: the default one, and the one with the `ballista` feature (the cluster
@@ -33,6 +34,8 @@ if [ "${BEACON_SLOW_TESTS:-}" = "1" ]; then
     "$af/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements-airflow.txt
   fi
   export BEACON_TEST_AIRFLOW="$PWD/$af"
+  # The report's browser test: Debian's Chromium + ChromeDriver, and selenium.
+  tests/scripts/install-browser.sh "$venv"
 fi
 
 echo "== cargo fmt --check"

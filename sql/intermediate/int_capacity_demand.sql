@@ -7,8 +7,11 @@
 --   * per_mql / per_sql: leads whose MQL_Date__c / SQL_Date__c falls in the window (product_type NULL)
 --   * per_opportunity: opportunities (all Types) created in the window, one row per Product_Type__c
 --   * per_won_deal: won opportunities (all Types) with CloseDate in the window, one row per Product_Type__c
---   * per_customer_month: accounts with a contract window containing run_date (a stock, not an average),
---     divided by var weeks_per_month (4.33) to turn a monthly activity into a weekly one
+--   * per_customer_month: active customers at run_date (a stock, not an average): customers as
+--     METRICS.md defines them (int_customers: accounts with a won New Business opportunity) with a
+--     contract window containing run_date, divided by var weeks_per_month (4.33) to turn a monthly
+--     activity into a weekly one. An account with only renewals (its New Business deal predates the
+--     export) is not a customer here, as in retention_cohorts and unit_economics_monthly.
 WITH trailing_window AS (
     SELECT
         CAST({{ run_date }} AS TIMESTAMP)
@@ -54,10 +57,12 @@ trailing_won_deals AS (
 ),
 
 active_customers AS (
-    SELECT count(DISTINCT account_id) AS units
-    FROM int_contracts
-    WHERE contract_start_date <= {{ run_date }}
-      AND contract_end_date >= {{ run_date }}
+    SELECT count(DISTINCT contracts.account_id) AS units
+    FROM int_contracts AS contracts
+    JOIN int_customers AS customers
+        ON customers.account_id = contracts.account_id
+    WHERE contracts.contract_start_date <= {{ run_date }}
+      AND contracts.contract_end_date >= {{ run_date }}
 )
 
 SELECT

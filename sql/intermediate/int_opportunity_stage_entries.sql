@@ -2,11 +2,14 @@
 -- Grain: opportunity x listed stage: the FIRST time (as of run_date) the opportunity entered each stage
 -- of the stage order = var stages (stage_order 1..n), then var won_stage (n + 1).
 -- Readings of METRICS.md (tests/fixtures/golden/INTERPRETATIONS.md S1-S4):
---   * entries of the lost stage (var lost_stage, not in the order) and of stages outside the list are
---     left out entirely: they are neither "advanced to" nor a "next stage" for durations. Entries after
---     a lost entry are kept (a reopened opportunity continues).
---   * next_entered_at: the smallest first-entry time of the other listed stages that is strictly later
---     than this stage's first entry (whatever their position in the order)
+--   * the lost stage (var lost_stage) is not in the order and has no row here, but it ends a path:
+--     its first entry ends the time in the stage before it (a deal that sat 30 days in Solution and
+--     was then lost spent 30 days in Solution). It is never "advanced to".
+--   * stages outside the list are left out entirely: neither a row, nor "advanced to", nor the end of
+--     a stay (they are reported by the warning test sql/tests/stages_outside_the_list.sql). Entries
+--     after a lost entry are kept (a reopened opportunity continues).
+--   * next_entered_at: the smallest first-entry time of the other listed stages or of the lost stage
+--     that is strictly later than this stage's first entry (whatever their position in the order)
 --   * max_stage_order: the furthest stage in the order the opportunity ever entered, at any time
 WITH stage_changes AS (
     SELECT
@@ -43,13 +46,21 @@ ordered_entries AS (
     WHERE stage_order IS NOT NULL
 ),
 
+path_ending_entries AS (
+    -- first entries that end a stay in the stage before them: the listed stages and the lost stage
+    SELECT opportunity_id, first_entered_at
+    FROM listed_entries
+    WHERE stage_order IS NOT NULL
+       OR stage_name = {{ var('lost_stage') }}
+),
+
 entry_instants AS (
     -- distinct entry instants per opportunity, so that the next entry is strictly later in time
     SELECT
         opportunity_id,
         first_entered_at,
         lead(first_entered_at) OVER (PARTITION BY opportunity_id ORDER BY first_entered_at) AS next_entered_at
-    FROM (SELECT DISTINCT opportunity_id, first_entered_at FROM ordered_entries) AS instants
+    FROM (SELECT DISTINCT opportunity_id, first_entered_at FROM path_ending_entries) AS instants
 )
 
 SELECT

@@ -7,8 +7,11 @@
 --   * entered: opportunities with a first entry of the stage
 --   * advanced: of those, opportunities that entered any stage later in the order, at any time
 --     (Closed Won never advances: conversion_rate 0 when entered > 0)
---   * days in stage: from the stage's first entry to the next listed stage's first entry strictly later
---     in time, fractional days, only opportunities that have one (so none for Closed Won)
+--   * days in stage: from the stage's first entry to the first entry of the next stage entered strictly
+--     later in time, fractional days, only opportunities that have one. The next stage is any listed
+--     stage or the lost stage (var lost_stage): a loss ends the time in the stage before it, so the
+--     days a lost deal spent in Solution count for Solution. Closed Won has durations only for a deal
+--     that entered a stage after it (a reopened one); stages outside the list are no end.
 --   * ALL row, from opportunities (all Types): closed / won as of run_date, sales cycle of the won ones =
 --     CloseDate - UTC date of CreatedDate in whole days
 WITH stage_list AS (

@@ -17,6 +17,11 @@
 --   p_win:          opportunity: the stage-conditional win rate of its current stage (int_stage_outlook);
 --                   current stage = the latest stage change of var stages as of run_date (an opportunity
 --                   moved back is in the earlier stage), else its StageName, else the first stage.
+--                   A stage no closed deal entered falls back to the win rate of all closed deals of
+--                   those types; with no closed deal of those types at all (a new org, or its only
+--                   won deal has no CloseDate yet) there is no history to learn from: p_win is NULL,
+--                   the row ranks after every row with a value, and its reason says so (the list is
+--                   still published).
 --                   lead: its conversion_probability.
 --   expected_ltv:   the segment's average LTV per new customer from unit_economics_monthly: the channel
 --                   (the opportunity's or lead's LeadSource) over the last var hot_list_ltv_months months
@@ -147,8 +152,10 @@ opportunity_candidates AS (
         outlook.remaining_days                              AS expected_days_to_close,
         hours.required_ae_hours,
         'Open ' || opportunities.opportunity_type || ' opportunity in ' || opportunities.current_stage
-            || ': ' || CAST(CAST(round(100 * outlook.win_rate) AS BIGINT) AS VARCHAR)
-            || '% of closed deals that reached this stage were won'
+            || ': ' || coalesce(
+                CAST(CAST(round(100 * outlook.win_rate) AS BIGINT) AS VARCHAR)
+                    || '% of closed deals that reached this stage were won',
+                'no closed deals yet to learn a win rate from')
                                                             AS reason
     FROM opportunities_in_stage AS opportunities
     JOIN int_stage_outlook AS outlook

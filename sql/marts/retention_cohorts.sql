@@ -12,7 +12,9 @@
 --     (not only eligible ones) at month k / month 0. gross_revenue_retention caps each customer at its
 --     own month-0 ARR. Revenue and seat ratios are NULL when the month-0 value is 0.
 --   * lir_customers: cohort customers meeting the LIR in month k (int_customer_lir_months). NULL, with
---     lir_rate, when usage_events holds no rows or month k has no complete LIR window yet.
+--     lir_rate, when usage_events holds no rows (as of run_date), when month k starts before the day of
+--     the earliest usage event (the usage data does not cover it: no data is not "did not use"), or
+--     when month k has no complete LIR window yet.
 WITH cohort_sizes AS (
     SELECT
         acquisition_month,
@@ -124,8 +126,11 @@ cohort_start AS (
     WHERE months_since_acquisition = 0
 ),
 
-usage_presence AS (
-    SELECT count(*) > 0 AS has_usage_data FROM stg_usage_events
+usage_coverage AS (
+    -- the first day the usage data covers (NULL without usage data as of run_date)
+    SELECT min(occurred_date) AS usage_data_from
+    FROM stg_usage_events
+    WHERE occurred_at < CAST({{ run_date }} AS TIMESTAMP) + INTERVAL '1 day'
 ),
 
 cohort_rows AS (
@@ -141,7 +146,7 @@ cohort_rows AS (
         cohort_retention.seats,
         cohort_start.starting_seats,
         CASE
-            WHEN usage_presence.has_usage_data
+            WHEN evaluation.month_start >= usage_coverage.usage_data_from
              -- at least one whole LIR window between the month's first day and its evaluation day
              AND CAST(date_part('day', evaluation.evaluation_day) AS BIGINT) >= {{ var('lir_window_days') }}
             THEN cohort_retention.lir_customers
@@ -152,7 +157,7 @@ cohort_rows AS (
        AND cohort_retention.months_since_acquisition = evaluation.months_since_acquisition
     JOIN cohort_start
         ON cohort_start.acquisition_month = evaluation.acquisition_month
-    CROSS JOIN usage_presence
+    CROSS JOIN usage_coverage
 )
 
 SELECT

@@ -5,12 +5,17 @@
 --   * renewal_rate_12m, ltv_to_cac, payback_months, magic_number: the month's ALL row
 --   * lir_rate: the LIR rate of the latest month complete at the month's evaluation day: the month itself
 --     when it ended on or before run_date, else (run_date's month) the month before. Over all customers
---     = customers acquired by the end of that month. NULL without usage data.
---   * a target holds only when its metric is not NULL and meets it. Retention holds when
---     renewal_rate_12m >= var renewal_rate_target and, when lir_rate is present, lir_rate >= var
---     lir_target too (the leading indicator does not excuse a missed lagging one).
---   * phase: pursuing_product_market_fit while retention does not hold, pursuing_go_to_market_fit while
---     any of ltv_to_cac / payback_months / magic_number misses its target, else growth_and_moat
+--     = customers acquired by the end of that month. NULL without usage data, and NULL for a LIR month
+--     the usage data does not cover: one that starts before the day of the earliest usage event (as
+--     of run_date). Usage tracking that began mid-August says nothing about the first weeks of
+--     August, so August has no LIR rather than a rate of 0.
+--   * a target holds only when its metric is not NULL and meets it. The product-market-fit test
+--     ("retention (or LIR, when present)"): when the month has a lir_rate, lir_rate >= var lir_target,
+--     which replaces the retention target (the LIR is the leading indicator of retention, seeds/001);
+--     without one, renewal_rate_12m >= var renewal_rate_target.
+--   * phase: pursuing_product_market_fit while that test fails, pursuing_go_to_market_fit while it
+--     holds but any of ltv_to_cac / payback_months / magic_number misses its target, else
+--     growth_and_moat
 WITH company_months AS (
     SELECT
         month,
@@ -44,14 +49,17 @@ customers_by_lir_month AS (
     GROUP BY lir_months.lir_month
 ),
 
-usage_presence AS (
-    SELECT count(*) > 0 AS has_usage_data FROM stg_usage_events
+usage_coverage AS (
+    -- the first day the usage data covers (NULL without usage data as of run_date)
+    SELECT min(occurred_date) AS usage_data_from
+    FROM stg_usage_events
+    WHERE occurred_at < CAST({{ run_date }} AS TIMESTAMP) + INTERVAL '1 day'
 ),
 
 scorecard AS (
     SELECT
         company_months.*,
-        CASE WHEN usage_presence.has_usage_data
+        CASE WHEN company_months.lir_month >= usage_coverage.usage_data_from
               -- the LIR month holds at least one whole window
               AND CAST(date_part('day', CAST(company_months.lir_month + INTERVAL '1 month' - INTERVAL '1 day'
                                              AS DATE)) AS BIGINT) >= {{ var('lir_window_days') }}
@@ -59,7 +67,7 @@ scorecard AS (
                   / NULLIF(customers_by_lir_month.customers, 0)
         END AS lir_rate
     FROM company_months
-    CROSS JOIN usage_presence
+    CROSS JOIN usage_coverage
     LEFT JOIN customers_by_lir_month
         ON customers_by_lir_month.lir_month = company_months.lir_month
 ),
@@ -67,8 +75,10 @@ scorecard AS (
 targets AS (
     SELECT
         scorecard.*,
-        coalesce(renewal_rate_12m >= {{ var('renewal_rate_target') }}, FALSE)
-            AND (lir_rate IS NULL OR lir_rate >= {{ var('lir_target') }})       AS retention_holds,
+        CASE
+            WHEN lir_rate IS NOT NULL THEN lir_rate >= {{ var('lir_target') }}
+            ELSE coalesce(renewal_rate_12m >= {{ var('renewal_rate_target') }}, FALSE)
+        END                                                                     AS product_market_fit_holds,
         coalesce(ltv_to_cac >= {{ var('ltv_to_cac_target') }}, FALSE)
             AND coalesce(payback_months <= {{ var('payback_months_target') }}, FALSE)
             AND coalesce(magic_number >= {{ var('magic_number_target') }}, FALSE) AS unit_economics_hold
@@ -83,7 +93,7 @@ SELECT
     payback_months,
     magic_number,
     CASE
-        WHEN NOT retention_holds THEN 'pursuing_product_market_fit'
+        WHEN NOT product_market_fit_holds THEN 'pursuing_product_market_fit'
         WHEN NOT unit_economics_hold THEN 'pursuing_go_to_market_fit'
         ELSE 'growth_and_moat'
     END AS phase

@@ -1,16 +1,24 @@
 -- unit_economics_monthly
 -- Grain: month x channel, plus one channel = 'ALL' row per month. Months run without gaps from the first
 -- month with spend or a won New Business deal to the run_date month. A channel row exists for a month
--- when the channel has spend or new customers in that month.
+-- when the channel has a marketing_spend row or new customers in that month.
 -- Readings of METRICS.md (tests/fixtures/golden/INTERPRETATIONS.md U1-U7):
 --   * new_customers: distinct accounts with a won (as of run_date) New Business opportunity closing in
 --     the month (channel rows: that opportunity's LeadSource), new_acv the sum of those deals' Amount
---   * spend: ProgramSpend + Salaries + Tools + Other of the month and channel, 0 when nothing is
---     recorded. The ALL row sums every channel, 'Sales' included (a 'Sales' channel row shows sales
---     salaries alone). Spend rows after the run_date month are ignored.
---   * renewal_rate_12m is company-wide (same value on every row of a month): contracts (int_contracts)
---     whose Contract_End__c falls in months m-11 .. m and whose outcome is known as of run_date, share
---     renewed
+--   * spend: ProgramSpend + Salaries + Tools + Other of the month and channel's marketing_spend rows;
+--     NULL when the file has no row for that month and channel (unknown spend is not zero spend: a
+--     channel spelled differently in the spend file must not show the best possible CAC), so cac,
+--     payback_months, ltv_to_cac and their flags are NULL there too. A recorded 0 is 0. The ALL row
+--     sums the month's rows of every channel, 'Sales' included (a 'Sales' channel row shows sales
+--     salaries alone), NULL when the month has no spend row at all. Spend rows after the run_date
+--     month are ignored.
+--   * renewal_rate_12m is company-wide (same value on every row of a month): among contracts
+--     (int_contracts) whose Contract_End__c falls in months m-11 .. m and on or before run_date (has
+--     ended: a contract still running has no outcome yet), the share renewed, i.e. followed by another
+--     won contract of the account starting within var renewal_grace_days (31) days after the end. A
+--     contract that ended less than 31 days before run_date without a renewal yet counts as not
+--     renewed (the literal text; the alternative, leaving it out until its grace period is over, is
+--     INTERPRETATIONS U4)
 --   * expected_lifetime_years = least(var max_lifetime_years, 1 / (1 - renewal_rate_12m)), var
 --     max_lifetime_years when nothing churned (rate 1), NULL when no contract ended in the 12 months
 --   * magic_number (ALL rows only): won ACV of New Business + Expansion closed in m-2 .. m over ALL
@@ -89,7 +97,7 @@ contracts_ending_by_month AS (
         count(*)                                    AS contracts_ended,
         sum(CASE WHEN is_renewed THEN 1 ELSE 0 END) AS contracts_renewed
     FROM int_contracts
-    WHERE is_outcome_known
+    WHERE has_ended
     GROUP BY contract_end_month
 ),
 
@@ -149,7 +157,7 @@ monthly AS (
         month_channels.channel,
         coalesce(new_customers.new_customers, 0)    AS new_customers,
         coalesce(new_customers.new_acv, 0)          AS new_acv,
-        coalesce(spend.spend, 0)                    AS spend,
+        spend.spend,
         renewal_by_month.renewal_rate_12m
     FROM month_channels
     LEFT JOIN new_customers_by_scope AS new_customers

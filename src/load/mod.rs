@@ -43,7 +43,7 @@ use object_store::path::Path;
 use object_store::ObjectStore;
 use tokio::sync::mpsc;
 
-use crate::contract::{Format, SourceContract};
+use crate::contract::{Compression, Format, SourceContract};
 
 use self::batch::{FileStats, Msg, Plan};
 use self::keys::PkIndex;
@@ -193,6 +193,12 @@ pub enum LoadError {
     NoInput {
         /// The source.
         source_name: String,
+    },
+    /// A Parquet file inside gzip: Parquet compresses its pages itself.
+    #[error("{file}: a gzip-compressed Parquet file cannot be read (Parquet compresses its own pages): store it as .parquet")]
+    CompressedParquet {
+        /// The file's URL.
+        file: String,
     },
     /// No format configured and none implied by the file's extension.
     #[error("{file}: cannot tell the file format from its name; set `format` (csv, ndjson or parquet) for the source")]
@@ -524,20 +530,28 @@ async fn load_file(
         batch_rows: opts.batch_rows,
         tx,
     };
+    let compression = Compression::from_path(&task.input.display);
     let parser = match task.format {
         Format::Csv | Format::Ndjson => {
             let get = source::open(task.input).await?;
             let handle = tokio::runtime::Handle::current();
             let format = task.format;
             tokio::task::spawn_blocking(move || {
-                let size = get.meta.size;
-                let reader = source::blocking_reader(&handle, get);
+                // The size sizes the key index: a compressed file holds several times its size.
+                let size = match compression {
+                    Compression::None => get.meta.size,
+                    Compression::Gzip => get.meta.size.saturating_mul(6),
+                };
+                let reader = source::decompress(source::blocking_reader(&handle, get), compression);
                 if format == Format::Csv {
                     self::csv::read(job, reader, size, pk)
                 } else {
                     self::ndjson::read(job, reader, size, pk)
                 }
             })
+        }
+        Format::Parquet if compression != Compression::None => {
+            return Err(LoadError::CompressedParquet { file: display });
         }
         Format::Parquet => {
             let handle = tokio::runtime::Handle::current();

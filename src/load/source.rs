@@ -46,6 +46,19 @@ pub(crate) fn blocking_reader(
     }
 }
 
+/// `reader` decompressed as `compression` says (gzip: every member of a multi-member file).
+pub(crate) fn decompress(
+    reader: Box<dyn Read + Send>,
+    compression: crate::contract::Compression,
+) -> Box<dyn Read + Send> {
+    match compression {
+        crate::contract::Compression::None => reader,
+        crate::contract::Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(
+            std::io::BufReader::with_capacity(256 * 1024, reader),
+        )),
+    }
+}
+
 /// A reader whose first read fails with a stored error.
 struct FailedRead(Option<std::io::Error>);
 

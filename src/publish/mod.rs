@@ -479,6 +479,62 @@ impl Publisher {
         remove_all(&self.staging_of_run()).await;
     }
 
+    /// After a failed run: removes the staging of the date's other runs, keeping this run's
+    /// for `--resume` (the next commit of the date removes it).
+    pub async fn discard_others(&self) {
+        let date = self.staging_of_date();
+        let Ok(listed) = date.store.list_with_delimiter(Some(&date.path)).await else {
+            return;
+        };
+        for prefix in listed.common_prefixes {
+            if prefix.filename() != Some(self.run_id.as_str()) {
+                if let Some(run) = prefix.filename() {
+                    remove_all(&date.child(run)).await;
+                }
+            }
+        }
+    }
+
+    /// Brings a published model that an earlier (failed) run of the date staged into this
+    /// run's staging under this run's file names, so that this run can commit it unchanged.
+    pub async fn adopt(
+        &self,
+        model: &str,
+        files: &[WrittenFile],
+        schema: SchemaRef,
+    ) -> Result<WrittenTable, PublishError> {
+        let target = self.staging(model);
+        let options = self.write_options();
+        let mut out = Vec::new();
+        for (n, f) in files.iter().enumerate() {
+            let from = ObjPath::from(f.path.as_str());
+            let to = target
+                .path
+                .clone()
+                .join(format!("{}-{n:05}.parquet", options.file_stem).as_str());
+            target
+                .store
+                .copy(&from, &to)
+                .await
+                .map_err(|source| PublishError::Place {
+                    from: target.display_object(&from),
+                    to: target.display_object(&to),
+                    source,
+                })?;
+            out.push(WrittenFile {
+                path: to.to_string(),
+                rows: f.rows,
+                bytes: f.bytes,
+            });
+        }
+        Ok(WrittenTable {
+            rows: out.iter().map(|f| f.rows).sum(),
+            bytes: out.iter().map(|f| f.bytes).sum(),
+            files: out,
+            schema,
+        })
+    }
+
     /// Writes a JSON document into this date's metadata folder (run results). One PUT: readers
     /// see the old or the new document (on local disks object_store writes a temp file and
     /// renames it).

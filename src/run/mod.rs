@@ -3,7 +3,8 @@
 //! This module conducts; the stages do not call each other. The order is chosen so that the
 //! cheap checks fail first: the model graph (SQL syntax, references, cycles) is built before any
 //! data is read, every source is loaded before any model runs, and nothing is published unless
-//! every model succeeded. `run_results.json` is written for failed runs too.
+//! every model succeeded. After the commit the HTML report is written from the published data
+//! (crate::report). `run_results.json` is written for failed runs too.
 //!
 //! Before anything is read or written, the run takes the lock of its output and date
 //! ([`publish::RunLock`]); a second run of the same date fails at once naming the holder, and
@@ -14,9 +15,10 @@ mod artifacts;
 pub mod inspect;
 pub mod lineage;
 mod results;
+pub mod retention;
 pub mod state;
 
-pub use results::{ModelResult, RunResults, SourceResult, Status};
+pub use results::{ModelResult, ReportResult, RunResults, SourceResult, Status};
 
 use crate::checks::{self, CheckError, CompiledTest, TestResult};
 use crate::engine::{self, EngineOptions};
@@ -239,6 +241,9 @@ pub struct RunOptions {
     pub exclude: Vec<String>,
     /// Incremental sources ignore the last watermark and load everything.
     pub full_refresh: bool,
+    /// Re-use what the date's last failed run built (its loaded sources and the models that
+    /// succeeded) and build the rest.
+    pub resume: bool,
 }
 
 impl RunOptions {
@@ -283,7 +288,23 @@ pub async fn run(
     let outcome: Result<RunOutcome, RunError> = async {
         let mut results = RunResults::new(pipeline, &run_id, run_date);
 
-        // What this run builds, and what it reads from the date's last committed run.
+        // What this run builds, and what it reads from the date's last committed run (or, when
+        // resuming, from the date's last failed run).
+        let resuming = if options.resume {
+            match state::read_failed(&date_folder).await {
+                Some(f) => Some(f),
+                None => {
+                    return Err(RunError::Inspect {
+                        message: format!(
+                            "--resume: no failed run of run_date={run_date} to resume (its work folder {} has no failed.json); run without --resume",
+                            date_folder.display
+                        ),
+                    })
+                }
+            }
+        } else {
+            None
+        };
         let full = options.is_full();
         let previous_manifest = if full {
             None
@@ -291,17 +312,38 @@ pub async fn run(
             publisher.read_manifest().await?
         };
         let previous_state = state::read_state(&date_folder).await;
-        let stored = if full {
-            BTreeMap::new()
-        } else {
-            state::stored_tables(previous_manifest.as_ref(), &output, previous_state.as_ref())
+        let stored: BTreeMap<String, state::Stored> = match &resuming {
+            Some(f) => f
+                .models
+                .iter()
+                .map(|(n, d)| (n.clone(), state::Stored::Folder(d.table_url.clone())))
+                .collect(),
+            None if full => BTreeMap::new(),
+            None => {
+                state::stored_tables(previous_manifest.as_ref(), &output, previous_state.as_ref())
+            }
         };
-        let to_run = models_to_run(&graph, &chosen, &stored);
-        let reused: BTreeMap<String, state::Stored> = select::upstream_of(&graph, &to_run)
-            .into_iter()
-            .filter(|m| !to_run.contains(m))
-            .filter_map(|m| stored.get(&m).map(|s| (m, s.clone())))
-            .collect();
+        let (to_run, reused): (BTreeSet<String>, BTreeMap<String, state::Stored>) =
+            if resuming.is_some() {
+                let to_run = graph
+                    .names()
+                    .filter(|n| !stored.contains_key(*n))
+                    .map(str::to_string)
+                    .collect();
+                (to_run, stored.clone())
+            } else {
+                let to_run = models_to_run(&graph, &chosen, &stored);
+                let reused = select::upstream_of(&graph, &to_run)
+                    .into_iter()
+                    .filter(|m| !to_run.contains(m))
+                    .filter_map(|m| stored.get(&m).map(|s| (m, s.clone())))
+                    .collect();
+                (to_run, reused)
+            };
+        let preloaded: BTreeMap<String, SourceState> = resuming
+            .as_ref()
+            .map(|f| f.sources.clone())
+            .unwrap_or_default();
         let needed_sources: BTreeSet<&str> = graph
             .models
             .iter()
@@ -312,7 +354,9 @@ pub async fn run(
             .sources
             .iter()
             .filter(|s| full || needed_sources.contains(s.contract.name.as_str()))
+            .filter(|s| !preloaded.contains_key(&s.contract.name))
             .collect();
+        results.resumed_from = resuming.as_ref().map(|f| f.run_id.clone());
         results.selected = (!full).then(|| to_run.iter().cloned().collect());
         observer(RunEvent::Planned {
             sources: sources.len(),
@@ -359,15 +403,39 @@ pub async fn run(
             storage: &storage,
             ctx: &ctx,
             raw: &raw,
-            publisher: &publisher,
-            work: &work,
             observer: &observer,
         };
+        let sink = Arc::new(RunSink {
+            publisher: publisher.clone(),
+            work: work.clone(),
+            published: pipeline.publish.iter().cloned().collect(),
+            options: publisher.write_options(),
+            written: Mutex::new(Vec::new()),
+        });
+        let mut source_states = BTreeMap::new();
         let outcome = stage
-            .execute(inputs, &to_run, &reused, &tests, &mut results)
+            .execute(
+                inputs,
+                &preloaded,
+                &to_run,
+                &reused,
+                &tests,
+                &mut results,
+                &sink,
+                &mut source_states,
+            )
             .await;
         let outcome = match outcome {
-            Ok((written, mut source_states)) => {
+            Ok(()) => {
+                let mut written = sink.take();
+                // Resuming: published models the failed run built are committed as they are.
+                for (name, done) in resuming.iter().flat_map(|f| &f.models) {
+                    if done.published && !to_run.contains(name) {
+                        let schema = ctx.table_provider(name.as_str()).await?.schema();
+                        written.push((name.clone(), publisher.adopt(name, &done.files, schema).await?));
+                    }
+                }
+                written.sort_by(|a, b| a.0.cmp(&b.0));
                 // Sources this run did not load keep the state of the date's previous commit.
                 for (name, st) in previous_manifest
                     .as_ref()
@@ -389,7 +457,7 @@ pub async fn run(
                     tables: written.len(),
                 });
                 match publisher
-                    .commit(&written, &carried, source_states, &lock)
+                    .commit(&written, &carried, source_states.clone(), &lock)
                     .await
                 {
                     Ok(manifest) => {
@@ -421,12 +489,24 @@ pub async fn run(
                             next.models
                                 .insert(m.name.clone(), work.child(&m.name).table_url());
                         }
+                    } else if let Some(state::Stored::Folder(url)) = reused.get(&m.name) {
+                        next.models.insert(m.name.clone(), url.clone());
                     } else if let Some(old) =
                         previous_state.as_ref().and_then(|s| s.models.get(&m.name))
                     {
                         if !full {
                             next.models.insert(m.name.clone(), old.clone());
                         }
+                    }
+                }
+                state::remove_failed(&date_folder).await;
+                if let Some(keep) = &pipeline.retention {
+                    let (deleted, problems) =
+                        retention::apply(pipeline, keep, &output, &raw, &work_root, run_date).await;
+                    results.deleted_run_dates = deleted;
+                    for w in problems {
+                        observer(RunEvent::Warning(w.clone()));
+                        results.warnings.push(w);
                     }
                 }
                 let keep: BTreeSet<String> = next
@@ -446,6 +526,14 @@ pub async fn run(
                     }
                 }
                 results.status = Status::Success;
+                // The data is committed; the report is rendered from it (crate::report). A
+                // failure is recorded, not raised: the commit stands.
+                let report_started = Instant::now();
+                let report = crate::report::write(pipeline, run_date).await;
+                results.report = Some(ReportResult::from_outcome(
+                    &report,
+                    report_started.elapsed(),
+                ));
                 let locations: Vec<(String, String)> = pipeline
                     .sources
                     .iter()
@@ -467,11 +555,53 @@ pub async fn run(
                 })
             }
             Err(e) => {
-                publisher.discard().await;
-                // A failed run's scratch is not reused (yet): keep only what the state points to.
+                // What this run built stays for `--resume`: its staged models and work folder,
+                // recorded in failed.json (with what it re-used of an earlier failed run).
+                let mut failed = state::FailedRun {
+                    run_id: run_id.clone(),
+                    sources: source_states.clone(),
+                    models: BTreeMap::new(),
+                };
+                for (name, st) in &preloaded {
+                    failed.sources.entry(name.clone()).or_insert(st.clone());
+                }
+                let staged: BTreeMap<String, WrittenTable> = sink.take().into_iter().collect();
+                for r in results.models.iter().filter(|r| r.status == Status::Success) {
+                    let done = match staged.get(&r.name) {
+                        Some(t) => state::DoneModel {
+                            table_url: publisher.staging(&r.name).table_url(),
+                            published: true,
+                            files: t.files.clone(),
+                            rows: t.rows,
+                            bytes: t.bytes,
+                        },
+                        None => state::DoneModel {
+                            table_url: work.child(&r.name).table_url(),
+                            published: false,
+                            files: Vec::new(),
+                            rows: r.rows,
+                            bytes: r.bytes,
+                        },
+                    };
+                    failed.models.insert(r.name.clone(), done);
+                }
+                for (name, done) in resuming.iter().flat_map(|f| &f.models) {
+                    if done.published {
+                        // Its staged files belong to the earlier failed run, which is discarded
+                        // below: this run did not adopt them, so they are built again next time.
+                        continue;
+                    }
+                    failed.models.entry(name.clone()).or_insert(done.clone());
+                }
+                let lock_ok = lock.check().is_ok();
+                if lock_ok {
+                    publisher.discard_others().await;
+                    let _ = state::write_failed(&date_folder, &failed).await;
+                }
                 let keep: BTreeSet<String> = previous_state
                     .iter()
                     .flat_map(|s| s.models.values())
+                    .chain(failed.models.values().map(|d| &d.table_url))
                     .filter_map(|url| state::run_of(url, &date_folder))
                     .collect();
                 state::prune_runs(&date_folder, &keep).await;
@@ -529,28 +659,38 @@ struct Stage<'a> {
     storage: &'a Storage,
     ctx: &'a SessionContext,
     raw: &'a Location,
-    publisher: &'a Publisher,
-    work: &'a Location,
     observer: &'a Observer,
 }
 
 impl Stage<'_> {
-    /// Load -> models -> tests; returns the published models written to staging.
+    /// Load -> models -> tests. Published models go to staging through `sink`; `states` gets
+    /// the raw-zone state of each source as it is loaded (also when a later step fails).
+    #[allow(clippy::too_many_arguments)]
     async fn execute(
         &self,
         inputs: Vec<(&crate::spec::Source, Location)>,
+        preloaded: &BTreeMap<String, SourceState>,
         to_run: &BTreeSet<String>,
         reused: &BTreeMap<String, state::Stored>,
         tests: &[CompiledTest],
         results: &mut RunResults,
-    ) -> Result<(Vec<(String, WrittenTable)>, BTreeMap<String, SourceState>), RunError> {
+        sink: &Arc<RunSink>,
+        states: &mut BTreeMap<String, SourceState>,
+    ) -> Result<(), RunError> {
         let mut available: BTreeSet<String> = BTreeSet::new();
-        let mut states = BTreeMap::new();
         for (source, loc) in inputs {
             if let Some(st) = self.load_source(source, loc, results).await? {
                 states.insert(source.contract.name.clone(), st);
             }
             available.insert(source.contract.name.clone());
+        }
+        // Resuming: the sources the failed run loaded are still in the raw zone.
+        for (name, st) in preloaded {
+            self.ctx
+                .register_parquet(name.as_str(), &st.location, ParquetReadOptions::default())
+                .await?;
+            states.insert(name.clone(), st.clone());
+            available.insert(name.clone());
         }
         for (name, stored) in reused {
             state::register(self.ctx, name, stored)
@@ -563,13 +703,6 @@ impl Stage<'_> {
         }
         let subgraph = self.graph.subgraph(to_run);
         let published: BTreeSet<String> = self.pipeline.publish.iter().cloned().collect();
-        let sink = Arc::new(RunSink {
-            publisher: self.publisher.clone(),
-            work: self.work.clone(),
-            published: published.clone(),
-            options: self.publisher.write_options(),
-            written: Mutex::new(Vec::new()),
-        });
         let obs = Arc::clone(self.observer);
         let outcomes = models::execute(
             self.ctx,
@@ -649,7 +782,7 @@ impl Stage<'_> {
                 first: summary,
             });
         }
-        Ok((sink.take(), states))
+        Ok(())
     }
 
     /// Loads one source into the raw zone and registers it; returns its state for the manifest

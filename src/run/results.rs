@@ -32,12 +32,21 @@ pub struct RunResults {
     /// The models a `--select` run built (absent for a full run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub selected: Option<Vec<String>>,
+    /// `--resume`: the failed run whose results this run re-used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<String>,
     pub sources: Vec<SourceResult>,
     pub models: Vec<ModelResult>,
     /// Data tests run before publishing.
     pub tests: Vec<crate::checks::TestResult>,
     /// Problems that did not fail the run (e.g. a lineage endpoint that did not answer).
     pub warnings: Vec<String>,
+    /// Older run dates deleted by `retention:` after this run's commit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deleted_run_dates: Vec<NaiveDate>,
+    /// The HTML report written after the commit (absent when nothing was committed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportResult>,
 }
 
 impl RunResults {
@@ -52,10 +61,13 @@ impl RunResults {
             beacon_version: env!("CARGO_PKG_VERSION").to_string(),
             error: None,
             selected: None,
+            resumed_from: None,
             sources: Vec::new(),
             models: Vec::new(),
             tests: Vec::new(),
             warnings: Vec::new(),
+            deleted_run_dates: Vec::new(),
+            report: None,
         }
     }
 }
@@ -199,6 +211,47 @@ impl ModelResult {
             seconds: elapsed.as_secs_f64(),
             error: Some(error.to_string()),
             columns: Vec::new(),
+        }
+    }
+}
+
+/// The report of a committed run. Its failure does not undo the commit: the data stays
+/// published, `status` is `error` here, and the CLI exits with its own code.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportResult {
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    pub bytes: u64,
+    pub seconds: f64,
+    /// Panels that could not be drawn (the report was written without them).
+    pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ReportResult {
+    pub fn from_outcome(
+        outcome: &Result<crate::report::WrittenReport, crate::report::ReportError>,
+        elapsed: Duration,
+    ) -> Self {
+        match outcome {
+            Ok(w) => ReportResult {
+                status: Status::Success,
+                location: Some(w.location.clone()),
+                bytes: w.bytes,
+                seconds: elapsed.as_secs_f64(),
+                warnings: w.warnings.clone(),
+                error: None,
+            },
+            Err(e) => ReportResult {
+                status: Status::Error,
+                location: None,
+                bytes: 0,
+                seconds: elapsed.as_secs_f64(),
+                warnings: Vec::new(),
+                error: Some(e.to_string()),
+            },
         }
     }
 }

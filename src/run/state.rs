@@ -215,3 +215,61 @@ pub async fn previous_manifest(
     }
     Ok(None)
 }
+
+/// `failed.json` in a date's work folder: what the last failed run of the date built, for
+/// `beacon run --resume` to re-use instead of building again.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct FailedRun {
+    pub run_id: String,
+    /// Sources it loaded into the raw zone (their raw tables are still there).
+    pub sources: BTreeMap<String, crate::publish::SourceState>,
+    /// Models that succeeded, by name.
+    pub models: BTreeMap<String, DoneModel>,
+}
+
+/// A model a failed run built.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DoneModel {
+    /// Its table (work folder, or the run's staging folder for a published model).
+    pub table_url: String,
+    pub published: bool,
+    /// Published models: the staged files, to be adopted by the resuming run.
+    #[serde(default)]
+    pub files: Vec<crate::publish::WrittenFile>,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// Reads `failed.json`, if there is one.
+pub async fn read_failed(folder: &Location) -> Option<FailedRun> {
+    let path = folder.path.clone().join("failed.json");
+    let bytes = folder.store.get(&path).await.ok()?.bytes().await.ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Writes `failed.json` (one put).
+pub async fn write_failed(
+    folder: &Location,
+    failed: &FailedRun,
+) -> Result<(), object_store::Error> {
+    let body = serde_json::to_vec_pretty(failed).map_err(|e| object_store::Error::Generic {
+        store: "state",
+        source: Box::new(e),
+    })?;
+    folder
+        .store
+        .put(
+            &folder.path.clone().join("failed.json"),
+            PutPayload::from(body),
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Forgets the failed run (after a commit).
+pub async fn remove_failed(folder: &Location) {
+    let _ = folder
+        .store
+        .delete(&folder.path.clone().join("failed.json"))
+        .await;
+}

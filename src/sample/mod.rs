@@ -80,6 +80,8 @@ pub struct SampleOptions {
     pub seed: u64,
     /// Last day of the history (UTC); nothing happens after it.
     pub end_date: NaiveDate,
+    /// Write `<name>.csv.gz` files instead of plain CSV.
+    pub gzip: bool,
 }
 
 impl SampleOptions {
@@ -100,6 +102,7 @@ impl SampleOptions {
             leads,
             seed,
             end_date: Self::default_end_date(),
+            gzip: false,
         }
     }
 
@@ -157,7 +160,7 @@ pub fn generate(opts: &SampleOptions, out_dir: &Path) -> Result<SampleSummary, S
         path: out_dir.to_path_buf(),
         source,
     })?;
-    let mut out = Out::create(out_dir)?;
+    let mut out = Out::create(out_dir, opts.gzip)?;
     if opts.leads > 0 {
         out = simulate(opts, out)?;
     }

@@ -2,6 +2,7 @@
 //! buffer with the value formats the contract asks for, and buffered writers that count rows.
 
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::calendar::{self, Day, Ts};
@@ -298,9 +299,41 @@ impl Row {
     }
 }
 
+/// A file as written: plain, or gzip-compressed (`--gzip`, as `sample_data/` is shipped).
+enum Target {
+    Plain(File),
+    Gzip(Box<flate2::write::GzEncoder<File>>),
+}
+
+impl Write for Target {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Target::Plain(f) => f.write(buf),
+            Target::Gzip(g) => g.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Target::Plain(f) => f.flush(),
+            Target::Gzip(g) => g.flush(),
+        }
+    }
+}
+
+impl Target {
+    /// Writes what is left (the gzip trailer) and closes the file.
+    fn finish(self) -> std::io::Result<()> {
+        match self {
+            Target::Plain(mut f) => f.flush(),
+            Target::Gzip(g) => (*g).finish().map(drop),
+        }
+    }
+}
+
 struct Sink {
     path: PathBuf,
-    writer: csv::Writer<File>,
+    writer: csv::Writer<Target>,
     rows: u64,
 }
 
@@ -314,18 +347,33 @@ pub struct Out {
 const BUFFER: usize = 1 << 20;
 
 impl Out {
-    /// Creates (truncates) every file in `dir` and writes the header rows.
-    pub fn create(dir: &Path) -> Result<Out, SampleError> {
+    /// Creates (truncates) every file in `dir` and writes the header rows; with `gzip`, the
+    /// files are `<name>.csv.gz` (deterministic bytes: no name or time in the gzip header).
+    pub fn create(dir: &Path, gzip: bool) -> Result<Out, SampleError> {
         let mut sinks = Vec::with_capacity(Table::ALL.len());
         for table in Table::ALL {
-            let path = dir.join(table.file_name());
+            let name = if gzip {
+                format!("{}.gz", table.file_name())
+            } else {
+                table.file_name().to_string()
+            };
+            let path = dir.join(name);
             let file = File::create(&path).map_err(|source| SampleError::Io {
                 path: path.clone(),
                 source,
             })?;
+            let target = if gzip {
+                Target::Gzip(Box::new(
+                    flate2::GzBuilder::new()
+                        .mtime(0)
+                        .write(file, flate2::Compression::best()),
+                ))
+            } else {
+                Target::Plain(file)
+            };
             let mut writer = csv::WriterBuilder::new()
                 .buffer_capacity(BUFFER)
-                .from_writer(file);
+                .from_writer(target);
             writer
                 .write_record(table.columns())
                 .map_err(|source| SampleError::Csv {
@@ -363,12 +411,19 @@ impl Out {
     /// Flushes every file; returns (file name, data rows) in `Table::ALL` order.
     pub fn finish(self) -> Result<Vec<(String, u64)>, SampleError> {
         let mut files = Vec::with_capacity(self.sinks.len());
-        for (table, mut sink) in Table::ALL.into_iter().zip(self.sinks) {
-            sink.writer.flush().map_err(|source| SampleError::Io {
+        for (table, sink) in Table::ALL.into_iter().zip(self.sinks) {
+            let io = |source| SampleError::Io {
                 path: sink.path.clone(),
                 source,
-            })?;
-            files.push((table.file_name().to_string(), sink.rows));
+            };
+            let target = sink.writer.into_inner().map_err(|e| io(e.into_error()))?;
+            target.finish().map_err(io)?;
+            let name = sink
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| table.file_name().to_string());
+            files.push((name, sink.rows));
         }
         Ok(files)
     }

@@ -49,6 +49,9 @@ pub struct RawPipeline {
     /// Timeouts, retries and the run lock of object-store access.
     #[serde(default)]
     pub storage: Option<RawStorage>,
+    /// How many committed run dates to keep; older ones are deleted after a successful commit.
+    #[serde(default)]
+    pub retention: Option<RawRetention>,
     /// The input datasets, by table name.
     pub sources: IndexMap<String, RawSource>,
     /// Per model: the columns its output contract requires and the data tests it must pass.
@@ -118,6 +121,17 @@ pub struct RawStorage {
     /// Validity of the run lock without renewal (default 10m).
     #[serde(default)]
     pub lock_ttl: Option<String>,
+}
+
+/// `retention:`: how much history a pipeline keeps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    /// Committed run dates kept per output (the newest); older dates are deleted.
+    pub keep_runs: usize,
+    /// Also delete the raw zone (loaded sources, quarantine) of deleted dates (default true).
+    #[serde(default)]
+    pub raw: Option<bool>,
 }
 
 /// `models:` written as one folder or as a list of folders.

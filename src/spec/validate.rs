@@ -44,8 +44,19 @@ pub struct Pipeline {
     pub storage: StorageOptions,
     /// Output contracts and data tests, per model (`checks:`).
     pub checks: Vec<ModelChecks>,
+    /// How many committed run dates to keep (none: all).
+    pub retention: Option<Retention>,
     /// Where OpenLineage events go (none: no events).
     pub lineage: Option<LineageSpec>,
+}
+
+/// `retention:`: the newest `keep_runs` committed run dates stay; older ones are deleted after a
+/// successful commit (their published tables and run metadata, their work folder, and their raw
+/// zone when `raw`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retention {
+    pub keep_runs: usize,
+    pub raw: bool,
 }
 
 /// `lineage:`: where OpenLineage run events go.
@@ -283,6 +294,16 @@ pub(crate) fn validate(
     }
     let storage = validate_storage(raw.storage.as_ref(), &mut problems);
     let checks = read_checks(&raw.checks, &mut problems);
+    let retention = raw.retention.as_ref().map(|r| Retention {
+        keep_runs: r.keep_runs,
+        raw: r.raw.unwrap_or(true),
+    });
+    if retention.as_ref().is_some_and(|r| r.keep_runs == 0) {
+        problems.push(Problem::at(
+            "retention.keep_runs",
+            "must be at least 1 (the run just committed is always kept)",
+        ));
+    }
     let mut lineage = None;
     if let Some(l) = &raw.lineage {
         let url = match l.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
@@ -359,6 +380,7 @@ pub(crate) fn validate(
         sources,
         vars,
         checks,
+        retention,
         lineage: lineage.map(|l| LineageSpec {
             file: l.file.map(|f| resolve(&f.to_string_lossy())),
             ..l

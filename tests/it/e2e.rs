@@ -210,7 +210,7 @@ fn validate_and_dag_describe_the_tiny_project() {
 #[test]
 fn sample_pipeline_runs_end_to_end() {
     let repo = repo();
-    if !repo.join("sample_data/leads.csv").exists() {
+    if !repo.join("sample_data/leads.csv.gz").exists() {
         panic!("sample_data/ is missing: it is committed with the repository");
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -289,4 +289,40 @@ fn local_output_follows_the_commit_protocol_and_reader_rule() {
         ]
     );
     assert!(!out.join("_beacon/locks/run_date=2026-03-31.lock").exists());
+}
+
+#[test]
+fn gzip_compressed_exports_load_like_plain_ones() {
+    use std::io::Write;
+    let dir = fixture("tiny");
+    let d = dir.path();
+    // The same leads, gzip-compressed, plus a malformed row: same rows, same line numbers.
+    let mut csv = std::fs::read_to_string(d.join("data/leads.csv")).unwrap();
+    csv.push_str("BAD1,2026-03-01T00:00:00Z,Web,maybe,1,1,\n");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(csv.as_bytes()).unwrap();
+    std::fs::write(d.join("data/leads.csv.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::remove_file(d.join("data/leads.csv")).unwrap();
+    let yaml = std::fs::read_to_string(d.join("pipeline.yaml"))
+        .unwrap()
+        .replace(
+            "location: data/leads.csv",
+            "location: data/leads.csv.gz\n    max_rejected_share: 0.5",
+        );
+    std::fs::write(d.join("pipeline.yaml"), yaml).unwrap();
+    let (code, _, stderr) = run_tiny(d, "2026-03-31");
+    assert_eq!(code, 0, "{stderr}");
+    let rows = duckdb(&format!(
+        "SELECT \"Id\", \"Notes\" FROM {} ORDER BY \"Id\"",
+        hive(&d.join("out/raw/leads"))
+    ));
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0][1], json!("first line\nsecond line"));
+    let q = duckdb(&format!(
+        "SELECT line, \"column\", file FROM {}",
+        hive(&d.join("out/raw/_quarantine/leads"))
+    ));
+    assert_eq!(q[0][0], json!(7), "line numbers count decompressed lines");
+    assert_eq!(q[0][1], json!("IsConverted"));
+    assert!(q[0][2].as_str().unwrap().ends_with("leads.csv.gz"), "{q:?}");
 }

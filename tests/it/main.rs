@@ -12,6 +12,7 @@ mod golden;
 mod lock;
 mod ops;
 mod realdata;
+mod report;
 mod s3;
 mod s3env;
 mod scheduling;

@@ -413,3 +413,204 @@ fn incremental_sources_merge_new_rows_by_key_from_the_committed_watermark() {
         vec![("006E".to_string(), 9.0)]
     );
 }
+
+#[test]
+fn resume_reuses_what_the_failed_run_built_and_builds_the_rest() {
+    let dir = fixture("tiny");
+    let d = dir.path();
+    let model = d.join("sql/marts/opportunity_summary.sql");
+    let good = std::fs::read_to_string(&model).unwrap();
+    std::fs::write(
+        &model,
+        good.replace("COUNT(*) AS opportunities", "COUNT(nope) AS opportunities"),
+    )
+    .unwrap();
+    let (code, _, _) = run_tiny(d, &["--date", "2026-03-31"]);
+    assert_eq!(code, 1);
+    // Nothing to resume on another date; a usage error on conflicting options.
+    let (code, _, stderr) = run_tiny(d, &["--date", "2026-04-01", "--resume"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("--resume: no failed run of run_date=2026-04-01"),
+        "{stderr}"
+    );
+    let (code, _, _) = run_tiny(
+        d,
+        &["--date", "2026-03-31", "--resume", "--select", "stg_leads"],
+    );
+    assert_eq!(code, 2);
+
+    std::fs::write(&model, &good).unwrap();
+    let (code, _, stderr) = run_tiny(d, &["--date", "2026-03-31", "--resume"]);
+    assert_eq!(code, 0, "{stderr}");
+    let meta = d.join("out/published/_beacon/runs/run_date=2026-03-31");
+    let results: Value =
+        serde_json::from_slice(&std::fs::read(meta.join("run_results.json")).unwrap()).unwrap();
+    let built: Vec<&str> = results["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        built,
+        vec!["opportunity_summary"],
+        "only the failed model is built again"
+    );
+    // The loaded sources are re-used; only the missing optional one is looked for again.
+    let looked: Vec<(&str, &str)> = results["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(looked, vec![("usage_events", "skipped")]);
+    assert!(results["resumed_from"].as_str().is_some());
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(meta.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest["tables"].as_array().unwrap().len(),
+        2,
+        "both tables are committed"
+    );
+    assert_eq!(manifest["run_id"], results["run_id"]);
+    let rows = duckdb(&format!(
+        "SELECT channel, leads FROM {} ORDER BY channel",
+        hive(&d.join("out/published/leads_by_source"))
+    ));
+    assert_eq!(
+        rows.len(),
+        3,
+        "the model the failed run built is published: {rows:?}"
+    );
+    let rows = duckdb(&format!(
+        "SELECT opportunities FROM {}",
+        hive(&d.join("out/published/opportunity_summary"))
+    ));
+    assert_eq!(rows, vec![vec![serde_json::json!(3)]]);
+    // Its files carry the committing run's id, as the reader rule expects.
+    let success: Value = serde_json::from_slice(
+        &std::fs::read(d.join("out/published/leads_by_source/run_date=2026-03-31/_SUCCESS"))
+            .unwrap(),
+    )
+    .unwrap();
+    let run_id = results["run_id"].as_str().unwrap();
+    assert_eq!(success["run_id"], run_id);
+    for f in success["files"].as_array().unwrap() {
+        assert!(
+            f.as_str().unwrap().starts_with(&format!("part-{run_id}-")),
+            "{success}"
+        );
+    }
+    // The failed run is forgotten: a second --resume has nothing to do.
+    let (code, _, stderr) = run_tiny(d, &["--date", "2026-03-31", "--resume"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no failed run"), "{stderr}");
+    assert!(
+        !d.join("out/published/_beacon/staging/run_date=2026-03-31")
+            .exists()
+            || std::fs::read_dir(d.join("out/published/_beacon/staging/run_date=2026-03-31"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}
+
+#[test]
+fn resume_after_a_failed_load_loads_what_is_missing() {
+    let dir = fixture("tiny");
+    let d = dir.path();
+    let csv = d.join("data/opportunities.csv");
+    let good = std::fs::read_to_string(&csv).unwrap();
+    std::fs::write(&csv, good.replace("Id,CreatedDate,", "Id,Created,")).unwrap();
+    assert_eq!(run_tiny(d, &["--date", "2026-03-31"]).0, 1);
+    std::fs::write(&csv, &good).unwrap();
+    let (code, _, stderr) = run_tiny(d, &["--date", "2026-03-31", "--resume"]);
+    assert_eq!(code, 0, "{stderr}");
+    let results: Value = serde_json::from_slice(
+        &std::fs::read(d.join("out/published/_beacon/runs/run_date=2026-03-31/run_results.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let loaded: Vec<&str> = results["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        loaded,
+        vec!["opportunities", "usage_events"],
+        "leads loaded before the failure is re-used"
+    );
+    assert_eq!(results["models"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn retention_keeps_the_newest_committed_dates_and_deletes_older_ones_whole() {
+    let dir = fixture("tiny");
+    let d = dir.path();
+    let mut yaml = std::fs::read_to_string(d.join("pipeline.yaml")).unwrap();
+    yaml.push_str("retention:\n  keep_runs: 2\n");
+    std::fs::write(d.join("pipeline.yaml"), yaml).unwrap();
+    let (code, _, stderr) = run_tiny(d, &["--from", "2026-03-28", "--to", "2026-03-31"]);
+    assert_eq!(code, 0, "{stderr}");
+    let out = d.join("out/published");
+    let dates = |table: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(out.join(table))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .filter(|n| n.starts_with("run_date="))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        dates("leads_by_source"),
+        vec!["run_date=2026-03-30", "run_date=2026-03-31"]
+    );
+    assert_eq!(
+        dates("opportunity_summary"),
+        vec!["run_date=2026-03-30", "run_date=2026-03-31"]
+    );
+    assert_eq!(
+        dates("_beacon/runs"),
+        vec!["run_date=2026-03-30", "run_date=2026-03-31"]
+    );
+    assert_eq!(
+        dates("../raw/leads"),
+        vec!["run_date=2026-03-30", "run_date=2026-03-31"],
+        "raw zone too"
+    );
+    let results: Value = serde_json::from_slice(
+        &std::fs::read(out.join("_beacon/runs/run_date=2026-03-31/run_results.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        results["deleted_run_dates"],
+        serde_json::json!(["2026-03-29"])
+    );
+    // Readers see what is left: two dates.
+    let rows = duckdb(&format!(
+        "SELECT count(DISTINCT run_date) FROM {}",
+        hive(&out.join("leads_by_source"))
+    ));
+    assert_eq!(rows[0][0], 2);
+    // Re-running an old date keeps it (the run just committed is never deleted) and deletes no
+    // newer date: "the newest" is by run date, not by commit time.
+    assert_eq!(run_tiny(d, &["--date", "2026-03-01"]).0, 0);
+    assert_eq!(
+        dates("leads_by_source"),
+        vec![
+            "run_date=2026-03-01",
+            "run_date=2026-03-30",
+            "run_date=2026-03-31"
+        ]
+    );
+    // The next run of a new date applies the rule again: the two newest stay.
+    assert_eq!(run_tiny(d, &["--date", "2026-04-01"]).0, 0);
+    assert_eq!(
+        dates("leads_by_source"),
+        vec!["run_date=2026-03-31", "run_date=2026-04-01"]
+    );
+}

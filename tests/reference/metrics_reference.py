@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import csv
+import gzip
 import json
 import math
 import os
@@ -117,7 +118,8 @@ def parse_str(s):
 
 
 def read_csv(path):
-    with open(path, newline="", encoding="utf-8-sig") as f:
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", newline="", encoding="utf-8-sig") as f:
         return [{k: parse_str(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
@@ -125,6 +127,8 @@ def load(input_dir):
     data = {}
     for name in SOURCES:
         path = os.path.join(input_dir, name + ".csv")
+        if not os.path.exists(path) and os.path.exists(path + ".gz"):
+            path += ".gz"
         if os.path.exists(path):
             data[name] = read_csv(path)
         elif name == "usage_events":
@@ -270,6 +274,13 @@ class Ctx:
     def usage_present(self):
         return len(self.d["usage_events"]) > 0
 
+    def usage_from(self):
+        """The first day the usage data covers: the day of the earliest usage event (any Event) as of
+        run_date; None without usage data."""
+        days = [e["OccurredAt"].date() for e in self.d["usage_events"]
+                if e.get("OccurredAt") is not None and self.asof(e["OccurredAt"])]
+        return min(days) if days else None
+
     def usage_by_acct(self):
         if not hasattr(self, "_usage"):
             ev = self.v.get("lir_event")
@@ -413,16 +424,21 @@ def funnel_stage_metrics(ctx, warnings):
     pos = {s: i for i, s in enumerate(order)}
     lost = ctx.v["lost_stage"]
     firsts = defaultdict(dict)  # opp -> stage -> first entry
+    lost_at = {}  # opp -> first entry of the lost stage (ends a stay, S4)
     unknown = set()
     for h in ctx.d["opportunity_history"]:
         if not ctx.asof(h.get("CreatedDate")) or not h.get("OpportunityId"):
             continue  # S1
         st = h.get("StageName")
-        if st not in pos:
-            if st != lost:
-                unknown.add(st)  # S2
+        oid = h["OpportunityId"]
+        if st == lost:
+            if oid not in lost_at or h["CreatedDate"] < lost_at[oid]:
+                lost_at[oid] = h["CreatedDate"]
             continue
-        f = firsts[h["OpportunityId"]]
+        if st not in pos:
+            unknown.add(st)  # S2
+            continue
+        f = firsts[oid]
         if st not in f or h["CreatedDate"] < f[st]:
             f[st] = h["CreatedDate"]
     for st in sorted(unknown, key=str):
@@ -446,6 +462,8 @@ def funnel_stage_metrics(ctx, warnings):
                     advanced += 1
                 t = f[st]
                 later = [t2 for s2, t2 in f.items() if s2 != st and t2 > t]  # S4
+                if oid in lost_at and lost_at[oid] > t:
+                    later.append(lost_at[oid])
                 if later:
                     durs.append((min(later) - t).total_seconds() / 86400.0)
             out.append({
@@ -492,6 +510,9 @@ def lir_count(ctx, accts, mi):
     """Customers of accts meeting the LIR in month mi; None when not measurable (R6)."""
     if not ctx.usage_present():
         return None
+    first = ctx.usage_from()
+    if first is None or month_from_index(mi) < first:
+        return None  # R6: the usage data does not cover this month from its first day
     windows = ctx.lir_windows(mi, ctx.eval_day(mi))
     if not windows:
         return None
@@ -551,7 +572,7 @@ def retention_cohorts(ctx):
 
 
 def renewal_outcomes(ctx):
-    """[(end month index, renewed)] for contracts whose outcome is known as of run_date (U4)."""
+    """[(end month index, renewed)] for contracts that have ended as of run_date (U4)."""
     grace = int(ctx.v["renewal_grace_days"])
     out = []
     for acct, cs in ctx.contracts().items():
@@ -559,8 +580,7 @@ def renewal_outcomes(ctx):
             end = c["Contract_End__c"]
             renewed = any(d["Id"] != c["Id"]
                           and 0 <= (d["Contract_Start__c"] - end).days <= grace for d in cs)
-            known = renewed or end + timedelta(days=grace) <= ctx.R
-            if known:
+            if end <= ctx.R:
                 out.append((month_index(end), renewed))
     return out
 
@@ -578,7 +598,7 @@ def ue_months(ctx):
 def unit_economics_monthly(ctx):
     v = ctx.v
     gm = float(v["gross_margin"])
-    spend = defaultdict(float)  # (mi, channel) -> spend ; (mi, None) -> ALL
+    spend = defaultdict(float)  # (mi, channel) -> spend ; (mi, None) -> ALL; no key = no row (U3)
     spend_channels = defaultdict(set)
     for s in ctx.d["marketing_spend"]:
         if s.get("Month") is None:
@@ -620,7 +640,7 @@ def unit_economics_monthly(ctx):
             n = len({o["AccountId"] for o in opps})
             acv = float(sum(o.get("Amount") or 0.0 for o in opps))
             avg = div(acv, n)
-            sp = spend.get((mi, ch), 0.0)
+            sp = spend.get((mi, ch))  # U3: NULL when the month and channel have no spend row
             cac = div(sp, n)
             ltv = None if avg is None or life is None else avg * gm * life
             payback = None if avg is None or cac is None else div(cac, avg / 12.0 * gm)
@@ -632,7 +652,7 @@ def unit_economics_monthly(ctx):
                 "new_customers": n,
                 "new_acv": acv,
                 "avg_acv": avg,
-                "spend": float(sp),
+                "spend": None if sp is None else float(sp),
                 "cac": cac,
                 "gross_margin": gm,
                 "renewal_rate_12m": rr,
@@ -670,8 +690,9 @@ def trailing_units(ctx):
     }
     created = [o for o in opps if in_win(o.get("CreatedDate"))]
     won = [o for o in opps if ctx.won(o) and start <= o["CloseDate"] < ctx.R]
-    active = {a for a, cs in ctx.contracts().items()
-              if any(c["Contract_Start__c"] <= ctx.R <= c["Contract_End__c"] for c in cs)}
+    customers = ctx.customers()
+    active = {a for a, cs in ctx.contracts().items() if a in customers
+              and any(c["Contract_Start__c"] <= ctx.R <= c["Contract_End__c"] for c in cs)}
 
     def per_week(unit, product):
         if unit == "per_mql":
@@ -751,8 +772,10 @@ def scaling_readiness(ctx, ue_rows):
             lc = lir_count(ctx, accts, lm)
             lir = div(lc, len(accts))
         rr = r["renewal_rate_12m"]
-        retention_ok = rr is not None and rr >= v["renewal_rate_target"] \
-            and (lir is None or lir >= v["lir_target"])  # Z3
+        if lir is not None:  # Z3: the LIR target replaces the retention target when there is a LIR
+            retention_ok = lir >= v["lir_target"]
+        else:
+            retention_ok = rr is not None and rr >= v["renewal_rate_target"]
         ue_ok = r["ltv_to_cac_ok"] is True and r["payback_ok"] is True \
             and r["magic_number_ok"] is True
         if not retention_ok:
