@@ -32,7 +32,7 @@ use ballista_scheduler::planner::{DefaultDistributedPlanner, DistributedPlanner}
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::DataFusionError;
 use datafusion::execution::runtime_env::RuntimeEnv;
-use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::physical_expr::OrderingRequirements;
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::ExecutionPlan;
@@ -188,14 +188,24 @@ fn explain(e: &DataFusionError) -> String {
 /// here, decoded and planned physically in a session like the scheduler's, serialized again and
 /// decoded with an executor's functions. An error is what the cluster would answer.
 pub async fn check_shippable(ctx: &SessionContext, sql: &str) -> Result<(), DataFusionError> {
-    let plan = ctx.sql(sql).await?.into_optimized_plan()?;
-    let logical_codec = BallistaLogicalExtensionCodec::default();
-    let bytes = logical_plan_to_bytes_with_extension_codec(&plan, &logical_codec)?;
     // The scheduler builds the query's session from the settings the client sends.
     let settings = ctx.copied_config().to_key_value_pairs();
     let config = SessionConfig::new_with_ballista().update_from_key_value_pair(&settings);
-    let scheduler =
-        SessionContext::new_with_state(super::cluster::scheduler_session(config.clone())?);
+    let scheduler = super::cluster::scheduler_session(config.clone())?;
+    check_with(ctx, sql, scheduler, config).await
+}
+
+/// [`check_shippable`] with the scheduler's session given.
+async fn check_with(
+    ctx: &SessionContext,
+    sql: &str,
+    scheduler: SessionState,
+    config: SessionConfig,
+) -> Result<(), DataFusionError> {
+    let plan = ctx.sql(sql).await?.into_optimized_plan()?;
+    let logical_codec = BallistaLogicalExtensionCodec::default();
+    let bytes = logical_plan_to_bytes_with_extension_codec(&plan, &logical_codec)?;
+    let scheduler = SessionContext::new_with_state(scheduler);
     let decoded = logical_plan_from_bytes_with_extension_codec(
         &bytes,
         &scheduler.task_ctx(),
@@ -317,5 +327,51 @@ mod tests {
         let mem = datafusion::datasource::MemTable::try_new(schema, vec![vec![]]).unwrap();
         ctx.register_table("m", Arc::new(mem)).unwrap();
         assert!(check_shippable(&ctx, "SELECT x FROM m").await.is_err());
+    }
+
+    /// int_lead_holdout_scores' shape: windows over one sorted partition, then a window
+    /// partitioned by the same column, which DataFusion feeds from an order-keeping hash
+    /// repartition that a Ballista shuffle would not keep.
+    #[tokio::test]
+    async fn a_shuffle_that_drops_an_ordering_is_sorted_after_or_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = SessionContext::new();
+        local
+            .sql("SELECT CAST(v % 97 AS DOUBLE) AS p, v AS id FROM generate_series(1, 5000) AS t(v)")
+            .await
+            .unwrap()
+            .write_parquet(
+                &dir.path().to_string_lossy(),
+                datafusion::dataframe::DataFrameWriteOptions::new(),
+                None,
+            )
+            .await
+            .unwrap();
+        let opts = EngineOptions {
+            engine: crate::spec::EngineSpec::Ballista {
+                url: "ballista://127.0.0.1:1".into(),
+            },
+            target_partitions: Some(2),
+            ..EngineOptions::default()
+        };
+        let storage = crate::storage::Storage::new(std::path::Path::new("/"));
+        let ctx = super::super::session(&opts, &storage).unwrap();
+        ctx.register_parquet(
+            "t",
+            &dir.path().to_string_lossy(),
+            datafusion::prelude::ParquetReadOptions::default(),
+        )
+        .await
+        .unwrap();
+        let sql = "SELECT id, ntile(10) OVER (ORDER BY p, id) AS d, \
+                   count(*) OVER (PARTITION BY p) AS n FROM t";
+        // Beacon's scheduler sorts after the shuffle.
+        check_shippable(&ctx, sql).await.unwrap();
+        // A scheduler without that rule would feed the window unsorted rows: reported.
+        let settings = ctx.copied_config().to_key_value_pairs();
+        let config = SessionConfig::new_with_ballista().update_from_key_value_pair(&settings);
+        let stock = ballista_core::utils::default_session_builder(config.clone()).unwrap();
+        let err = check_with(&ctx, sql, stock, config).await.unwrap_err();
+        assert!(err.to_string().contains("unsorted"), "{err}");
     }
 }

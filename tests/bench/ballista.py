@@ -125,10 +125,13 @@ def run_pipeline(beacon, data, out, engine, extra, log):
            "--set", f"work={out / 'work'}"] + extra
     env = dict(os.environ, BEACON_SOURCES=str(data), BEACON_LOG="info")
     code, wall, cpu, rss = timed(cmd, log, env)
-    if code != 0:
-        sys.exit(f"{engine} run failed ({code}), see {log}:\n" + Path(log).read_text()[-3000:])
     results = json.loads((out / "output/_beacon/runs" / f"run_date={DATE}" / "run_results.json").read_text())
-    return {"wall": wall, "cpu": cpu, "rss": rss, **phases(results)}
+    r = {"wall": wall, "cpu": cpu, "rss": rss, **phases(results)}
+    if code != 0:
+        failed = [m["name"] for m in results["models"] if m.get("status") == "error"]
+        r["failed"] = f"exit {code}: {', '.join(failed) or results.get('error', '')[:200]}"
+        print(f"{engine} run failed, see {log}: {r['failed']}", file=sys.stderr)
+    return r
 
 
 def main():
@@ -142,6 +145,7 @@ def main():
     ap.add_argument("--local-memory", default="8GiB", help="--memory-limit of the local run")
     ap.add_argument("--python", default=str(REPO / ".venv-test/bin/python"))
     ap.add_argument("--keep-data", action="store_true", help="keep the generated CSVs")
+    ap.add_argument("--engines", default="local,ballista", help="which runs (both: compared)")
     a = ap.parse_args()
     beacon, work = Path(a.beacon).resolve(), Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -162,23 +166,33 @@ def main():
         for d in (local, remote):
             shutil.rmtree(d, ignore_errors=True)
             d.mkdir()
-        r_local = run_pipeline(beacon, data, local, "local", ["--memory-limit", a.local_memory],
-                               local / "run.log")
-        slots = a.executors * a.vcores
-        cluster = Cluster(beacon, remote, a.executors, a.vcores, a.executor_memory)
-        try:
-            r_cluster = run_pipeline(beacon, data, remote, f"ballista://127.0.0.1:{cluster.port}",
-                                     ["--set", f"target_partitions={slots}"], remote / "run.log")
-        finally:
-            stats = cluster.stop()
-        r_cluster["cluster_cpu"] = sum(c for c, _ in stats)
-        r_cluster["cluster_rss"] = ", ".join(f"{m:.0f}" for _, m in stats)
-        tables = sorted(p.name for p in (local / "output").iterdir() if not p.name.startswith("_"))
-        cmp = json.loads(subprocess.check_output(
-            [a.python, str(REPO / "tests/scripts/compare_outputs.py"), str(local / "output"),
-             str(remote / "output"), DATE] + tables))
-        same = all(c["only_a"] == 0 and c["only_b"] == 0 and c["rows_a"] == c["rows_b"] for c in cmp.values())
-        max_rel = max(c["max_relative_difference"] for c in cmp.values())
+        skipped = {"failed": "not run", "wall": 0, "cpu": 0, "rss": 0, "load": 0, "models": 0,
+                   "tests": 0, "slowest": "", "cluster_cpu": 0, "cluster_rss": "-"}
+        r_local = r_cluster = skipped
+        if "local" in a.engines:
+            r_local = run_pipeline(beacon, data, local, "local",
+                                   ["--memory-limit", a.local_memory], local / "run.log")
+        if "ballista" in a.engines:
+            slots = a.executors * a.vcores
+            cluster = Cluster(beacon, remote, a.executors, a.vcores, a.executor_memory)
+            try:
+                r_cluster = run_pipeline(beacon, data, remote,
+                                         f"ballista://127.0.0.1:{cluster.port}",
+                                         ["--set", f"target_partitions={slots}"], remote / "run.log")
+            finally:
+                stats = cluster.stop()
+            r_cluster["cluster_cpu"] = sum(c for c, _ in stats)
+            r_cluster["cluster_rss"] = ", ".join(f"{m:.0f}" for _, m in stats)
+        if "failed" in r_local or "failed" in r_cluster:
+            same, max_rel = None, 0.0
+        else:
+            tables = sorted(p.name for p in (local / "output").iterdir() if not p.name.startswith("_"))
+            cmp = json.loads(subprocess.check_output(
+                [a.python, str(REPO / "tests/scripts/compare_outputs.py"), str(local / "output"),
+                 str(remote / "output"), DATE] + tables))
+            same = all(c["only_a"] == 0 and c["only_b"] == 0 and c["rows_a"] == c["rows_b"]
+                       for c in cmp.values())
+            max_rel = max(c["max_relative_difference"] for c in cmp.values())
         rows.append((size, r_local, r_cluster, same, max_rel))
         for d in (local, remote):
             shutil.rmtree(d, ignore_errors=True)
@@ -190,8 +204,10 @@ def main():
     print("| leads | engine | wall s | client CPU s | client peak RSS MiB | cluster CPU s | cluster peak RSS MiB (scheduler, executors) | load s | models s | tests s | same rows |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |")
     for size, l, c, same, max_rel in rows:
-        print(f"| {size} | local | {l['wall']:.1f} | {l['cpu']:.1f} | {l['rss']:.0f} | - | - | {l['load']:.1f} | {l['models']:.1f} | {l['tests']:.1f} | |")
-        print(f"| {size} | ballista | {c['wall']:.1f} | {c['cpu']:.1f} | {c['rss']:.0f} | {c['cluster_cpu']:.1f} | {c['cluster_rss']} | {c['load']:.1f} | {c['models']:.1f} | {c['tests']:.1f} | {'yes' if same else 'NO'} (max rel. float diff {max_rel:.1e}) |")
+        check = ("-" if same is None else "yes" if same else "NO") + f" (max rel. float diff {max_rel:.1e})"
+        for name, r, extra in (("local", l, "| - | - "), ("ballista", c, f"| {c['cluster_cpu']:.1f} | {c['cluster_rss']} ")):
+            status = f"FAILED ({r['failed']})" if "failed" in r else check if name == "ballista" else ""
+            print(f"| {size} | {name} | {r['wall']:.1f} | {r['cpu']:.1f} | {r['rss']:.0f} {extra}| {r['load']:.1f} | {r['models']:.1f} | {r['tests']:.1f} | {status} |")
     print()
     for size, l, c, _, _ in rows:
         print(f"{size} slowest models, local: {l['slowest']}")
