@@ -1,21 +1,25 @@
 //! The DataFusion session: memory pool, spilling, parallelism, and the stores it can read.
 //!
 //! A run's queries all share one [`SessionContext`]. With a memory limit, operators that can spill
-//! (sorts, aggregations, joins) write to disk under `spill_dir` instead of failing, and the
-//! `FairSpillPool` shares the budget between the partitions that spill.
+//! (sorts, aggregations) write to disk under `spill_dir` when the pool has no room left for them,
+//! instead of failing. The pool is first come, first served (`GreedyMemoryPool`, as in
+//! datafusion-cli): a `FairSpillPool` gives every spillable operator an equal slice of the pool
+//! whether it uses it or not, and the plans of two concurrent models register some forty of them
+//! (every partition of every aggregation and sort), so a sort failed for want of 100 MB of a 4 GiB
+//! pool that was nearly empty (1M-lead benchmark).
 //!
 //! `engine: ballista://host:port` (a build with the `ballista` cargo feature) gives the same kind
 //! of session, planned here and executed by an Apache Ballista cluster: see [`ballista`] for what
 //! that changes and [`preflight`] / [`check_model`] for what is checked before any data is read.
 //! Everything else of a run (the loader, the Parquet writer, the commit) stays in this process.
 
+use crate::compact::CompactRule;
 use crate::spec::{EngineSpec, Pipeline};
 use crate::storage::Storage;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::{
-    FairSpillPool, GreedyMemoryPool, MemoryPool, TrackConsumersPool,
-};
+use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -90,16 +94,23 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
         .with_information_schema(true)
         // Keep source locations in plans so that errors name the line and column of the SQL.
         .set_bool("datafusion.sql_parser.collect_spans", true)
-        // Parquet written by Beacon carries statistics; let scans prune with them.
-        .set_bool("datafusion.execution.parquet.pushdown_filters", true)
-        .set_bool("datafusion.execution.parquet.reorder_filters", true);
+        // Scans still prune row groups and pages with the statistics Beacon writes; filtering
+        // row by row inside the scan (pushdown_filters) and pushing hash joins' dynamic filters
+        // into the probe side's scan cost more than they saved on this workload: measured on the
+        // 1M-lead benchmark, a join of two 1M-row tables took 10 s with both and 3-3.5 s without
+        // either; int_lead_features 21 s of CPU with both, 17.5 s without (tests/bench/README.md).
+        .set_bool("datafusion.execution.parquet.pushdown_filters", false)
+        .set_bool(
+            "datafusion.optimizer.enable_join_dynamic_filter_pushdown",
+            false,
+        );
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = opts.memory_limit {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        // FairSpillPool divides memory between spilling operators; tracking names the top
-        // consumers in an out-of-memory error, which is what a user needs to act.
+        // Tracking names the top consumers in an out-of-memory error, which is what a user
+        // needs to act.
         let pool: Arc<dyn MemoryPool> = Arc::new(TrackConsumersPool::new(
-            FairSpillPool::new(limit),
+            GreedyMemoryPool::new(limit),
             NonZeroUsize::new(5).unwrap_or(NonZeroUsize::MIN),
         ));
         runtime = runtime.with_memory_pool(pool);
@@ -118,12 +129,25 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
     }
     let runtime = runtime.build_arc()?;
     let ctx = match &opts.engine {
-        EngineSpec::Local => SessionContext::new_with_config_rt(config, runtime),
+        EngineSpec::Local => local(config, runtime),
         EngineSpec::Ballista { url } => remote(url, config, runtime)?,
     };
     crate::scoring::register(&ctx);
     register_stores(&ctx, storage);
     Ok(ctx)
+}
+
+/// The local session: DataFusion's, with Beacon's physical rule.
+fn local(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionContext {
+    // Batches that carry shared buffers are copied before memory is reserved for them
+    // (crate::compact): without it, sorts fail for memory the process never held.
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(CompactRule))
+        .build();
+    SessionContext::new_with_state(state)
 }
 
 #[cfg(feature = "ballista")]

@@ -7,6 +7,7 @@
 //! this library; nothing here prints.
 
 pub mod checks;
+pub mod compact;
 pub mod contract;
 pub mod engine;
 pub mod load;

@@ -40,42 +40,9 @@
 --                    deals as of run_date, also for historical leads: a per-size constant, not a label.
 -- Never used as features (known only after the lead was new, or a consequence of the outcome): Status,
 -- MQL/SQL dates, conversion fields, opportunity data.
-WITH leads_as_of AS (
-    SELECT
-        stg_leads.*,
-        row_number() OVER (
-            PARTITION BY lead_id
-            ORDER BY created_at, converted_opportunity_id, status, company, email
-        ) AS lead_row
-    FROM stg_leads
-    WHERE created_at < CAST({{ run_date }} AS TIMESTAMP) + INTERVAL '1 day'
-       OR created_at IS NULL
-),
-
-leads AS (
-    SELECT
-        lead_id,
-        created_at,
-        CAST(created_at AS DATE)                                AS created_date,
-        company,
-        status,
-        channel,
-        coalesce(industry, 'unknown')                           AS industry,
-        coalesce(country, 'unknown')                            AS country,
-        persona,
-        revenue_band,
-        employee_band,
-        is_converted AND coalesce(converted_date <= {{ run_date }}, TRUE)  AS is_converted_as_of,
-        converted_account_id,
-        converted_opportunity_id,
-        stated_outcome,
-        extra_features,
-        least(
-            created_at + CAST({{ var('score_feature_days') }} || ' days' AS INTERVAL),
-            CAST({{ run_date }} AS TIMESTAMP) + INTERVAL '1 day'
-        )                                                       AS features_as_of
-    FROM leads_as_of
-    WHERE lead_row = 1
+WITH leads AS (
+    -- one row per lead created as of run_date, with its features_as_of (int_leads_as_of)
+    SELECT * FROM int_leads_as_of
 ),
 
 campaign_touches AS (
@@ -96,13 +63,17 @@ campaign_touches AS (
 ),
 
 answers_ranked AS (
+    -- the latest answers before features_as_of, in one sorted pass: with the captures in (lead_id,
+    -- latest first, tie-breakers) order, a capture whose previous row belongs to another lead is its
+    -- lead's latest (the row that row_number() OVER (PARTITION BY lead_id ORDER BY ...) = 1 picks;
+    -- DataFusion evaluates a window with one partition per lead many times slower)
     SELECT
         answers.*,
-        row_number() OVER (
-            PARTITION BY answers.lead_id
-            ORDER BY answers.captured_at DESC, answers.need, answers.budget_usd, answers.authority,
-                     answers.timeline_days, answers.product_interest, answers.self_service_ok
-        ) AS answer_row
+        lag(answers.lead_id) OVER (
+            ORDER BY answers.lead_id, answers.captured_at DESC, answers.need, answers.budget_usd,
+                     answers.authority, answers.timeline_days, answers.product_interest,
+                     answers.self_service_ok
+        ) AS previous_lead_id
     FROM stg_lead_qualification_history AS answers
     JOIN leads
         ON leads.lead_id = answers.lead_id
@@ -110,7 +81,7 @@ answers_ranked AS (
 ),
 
 answers AS (
-    SELECT * FROM answers_ranked WHERE answer_row = 1
+    SELECT * FROM answers_ranked WHERE previous_lead_id IS DISTINCT FROM lead_id
 ),
 
 all_sizes_deal AS (

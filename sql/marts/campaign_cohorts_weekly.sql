@@ -28,6 +28,14 @@ WITH campaign_week_leads AS (
     GROUP BY campaign_id, CAST(date_trunc('week', created_at) AS DATE), lead_id
 ),
 
+funnel_leads AS (
+    -- the leads that got anywhere in the funnel as of run_date; a member lead not among them counts
+    -- as a member (and maybe a responder) only, so the join needs only these
+    SELECT lead_id, mql_at, sql_at, opportunity_id, is_won, opportunity_amount
+    FROM int_lead_funnel
+    WHERE mql_at IS NOT NULL OR sql_at IS NOT NULL OR opportunity_id IS NOT NULL
+),
+
 member_funnel AS (
     SELECT
         campaign_week_leads.campaign_id,
@@ -40,74 +48,63 @@ member_funnel AS (
         lead_funnel.is_won,
         lead_funnel.opportunity_amount
     FROM campaign_week_leads
-    LEFT JOIN int_lead_funnel AS lead_funnel
+    LEFT JOIN funnel_leads AS lead_funnel
         ON lead_funnel.lead_id = campaign_week_leads.lead_id
 ),
 
-member_counts AS (
+opportunity_groups AS (
+    -- one row per campaign, week and distinct opportunity of its member leads (opportunity_id NULL:
+    -- the members without one), with the members' counts: the member rows are read once, and the
+    -- opportunities are de-duplicated at their own grain (two leads of one opportunity count once)
     SELECT
         campaign_id,
         cohort_week,
+        opportunity_id,
+        is_won,
+        opportunity_amount,
         count(*)                                        AS members,
         sum(CASE WHEN has_responded THEN 1 ELSE 0 END)  AS responders,
         sum(CASE WHEN is_mql THEN 1 ELSE 0 END)         AS mqls,
         sum(CASE WHEN is_sql THEN 1 ELSE 0 END)         AS sqls
     FROM member_funnel
-    GROUP BY campaign_id, cohort_week
+    GROUP BY campaign_id, cohort_week, opportunity_id, is_won, opportunity_amount
 ),
 
-campaign_week_opportunities AS (
-    -- one row per campaign, week and distinct opportunity
-    SELECT DISTINCT
-        campaign_id,
-        cohort_week,
-        opportunity_id,
-        is_won,
-        opportunity_amount
-    FROM member_funnel
-    WHERE opportunity_id IS NOT NULL
-),
-
-opportunity_counts AS (
+week_counts AS (
     SELECT
         campaign_id,
         cohort_week,
-        count(*)                                                 AS opportunities,
-        sum(CASE WHEN is_won THEN 1 ELSE 0 END)                  AS won,
-        sum(CASE WHEN is_won THEN opportunity_amount ELSE 0 END) AS won_acv
-    FROM campaign_week_opportunities
+        sum(members)                                                        AS members,
+        sum(responders)                                                     AS responders,
+        sum(mqls)                                                           AS mqls,
+        sum(sqls)                                                           AS sqls,
+        count(opportunity_id)                                               AS opportunities,
+        sum(CASE WHEN opportunity_id IS NOT NULL AND is_won THEN 1 ELSE 0 END) AS won,
+        sum(CASE WHEN opportunity_id IS NOT NULL AND is_won THEN opportunity_amount ELSE 0 END)
+                                                                            AS won_acv
+    FROM opportunity_groups
     GROUP BY campaign_id, cohort_week
-),
-
-campaign_members_total AS (
-    SELECT campaign_id, sum(members) AS all_week_members
-    FROM member_counts
-    GROUP BY campaign_id
 ),
 
 cohorts AS (
     SELECT
-        member_counts.campaign_id,
+        week_counts.campaign_id,
         campaign.campaign_name,
         campaign.channel,
-        member_counts.cohort_week,
-        member_counts.members,
-        member_counts.responders,
-        member_counts.mqls,
-        member_counts.sqls,
-        coalesce(opportunity_counts.opportunities, 0)   AS opportunities,
-        coalesce(opportunity_counts.won, 0)             AS won,
-        coalesce(opportunity_counts.won_acv, 0)         AS won_acv,
-        campaign.actual_cost * member_counts.members
-            / NULLIF(campaign_members_total.all_week_members, 0)  AS cost
-    FROM member_counts
-    JOIN campaign_members_total
-        ON campaign_members_total.campaign_id = member_counts.campaign_id
+        week_counts.cohort_week,
+        week_counts.members,
+        week_counts.responders,
+        week_counts.mqls,
+        week_counts.sqls,
+        week_counts.opportunities,
+        week_counts.won,
+        week_counts.won_acv,
+        -- the campaign's cost, pro rata to its members over all its weeks
+        campaign.actual_cost * week_counts.members
+            / NULLIF(sum(week_counts.members) OVER (PARTITION BY week_counts.campaign_id), 0)  AS cost
+    FROM week_counts
     LEFT JOIN stg_campaigns AS campaign
-        ON campaign.campaign_id = member_counts.campaign_id
-    LEFT JOIN opportunity_counts
-        ON opportunity_counts.campaign_id = member_counts.campaign_id
-       AND opportunity_counts.cohort_week = member_counts.cohort_week
+        ON campaign.campaign_id = week_counts.campaign_id
 )
 
 SELECT

@@ -21,13 +21,16 @@ renamed AS (
 ),
 
 ranked AS (
+    -- the latest capture of each lead, in one sorted pass: with the captures in (lead_id, latest first,
+    -- tie-breakers) order, a capture whose previous row belongs to another lead is its lead's latest
+    -- (the row that row_number() OVER (PARTITION BY lead_id ORDER BY ...) = 1 picks; DataFusion
+    -- evaluates a window with one partition per lead many times slower)
     SELECT
         renamed.*,
-        row_number() OVER (
-            PARTITION BY lead_id
-            ORDER BY captured_at DESC, need, budget_usd, authority, timeline_days, product_interest,
-                     self_service_ok
-        ) AS capture_rank
+        lag(lead_id) OVER (
+            ORDER BY lead_id, captured_at DESC, need, budget_usd, authority, timeline_days,
+                     product_interest, self_service_ok
+        ) AS previous_lead_id
     FROM renamed
 )
 
@@ -41,4 +44,4 @@ SELECT
     product_interest,
     self_service_ok
 FROM ranked
-WHERE capture_rank = 1
+WHERE previous_lead_id IS DISTINCT FROM lead_id

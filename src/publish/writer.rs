@@ -39,6 +39,20 @@ impl Default for WriteOptions {
     }
 }
 
+impl WriteOptions {
+    /// For tables only Beacon reads back (unpublished models in the work folder): zstd level 1
+    /// (encoding is on the critical path of every model; the files are scratch) and row groups of
+    /// 128Ki rows, so that a scan of a table of a few hundred thousand rows is split between the
+    /// cores instead of one partition reading its single row group.
+    pub fn scratch() -> Self {
+        WriteOptions {
+            row_group_rows: 128 << 10,
+            zstd_level: 1,
+            ..WriteOptions::default()
+        }
+    }
+}
+
 /// One written file.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct WrittenFile {

@@ -367,7 +367,7 @@ impl ModelSink for ScratchSink {
     ) -> BoxFuture<'a, Result<Materialized, String>> {
         Box::pin(async move {
             let dir = self.dir.child(&model.name);
-            let table = publish::write_dataframe(df, &dir, &WriteOptions::default())
+            let table = publish::write_dataframe(df, &dir, &WriteOptions::scratch())
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(Materialized {

@@ -1102,7 +1102,7 @@ impl ModelSink for RunSink {
             } else {
                 self.work.child(&model.name)
             };
-            let work_options = WriteOptions::default();
+            let work_options = WriteOptions::scratch();
             let options = if is_published {
                 &self.options
             } else {

@@ -10,7 +10,8 @@ the raw zone becomes a view over its Parquet. Each model becomes a view (DuckDB 
 published table as one query, pruning unused columns), or with --materialize a temporary table,
 the way Beacon materialises every model. Published models are written as zstd Parquet.
 
-The only dialect shim: DataFusion's regexp_like(s, p) is DuckDB's regexp_matches(s, p).
+The dialect shims: DataFusion's regexp_like(s, p) is DuckDB's regexp_matches(s, p), and stg_leads'
+empty list column `arrow_cast(make_array(), 'List(Utf8)')` becomes an empty VARCHAR[].
 Prints one JSON line: {"engine", "step", "seconds", "tables": {model: {"rows", "seconds"}}}.
 """
 
@@ -54,6 +55,9 @@ def main() -> None:
     if args.threads:
         con.execute(f"SET threads = {args.threads}")
     con.execute("CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p)")
+    # stg_leads' empty extension column, `arrow_cast(make_array(), 'List(Utf8)')`: an empty list
+    con.execute("CREATE MACRO make_array() AS CAST([] AS VARCHAR[])")
+    con.execute("CREATE MACRO arrow_cast(x, t) AS x")
     for name in contract(pipeline):
         folder = Path(args.raw) / name / f"run_date={args.date}"
         if any(folder.glob("*.parquet")):
