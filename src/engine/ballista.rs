@@ -331,13 +331,14 @@ mod tests {
 
     /// int_lead_holdout_scores' shape: windows over one sorted partition, then a window
     /// partitioned by the same column, which DataFusion feeds from an order-keeping hash
-    /// repartition that a Ballista shuffle would not keep.
+    /// repartition that a Ballista shuffle would not keep. The table has more rows than a batch
+    /// (8192): on fewer, DataFusion deems the repartition not worth it and plans none.
     #[tokio::test]
     async fn a_shuffle_that_drops_an_ordering_is_sorted_after_or_reported() {
         let dir = tempfile::tempdir().unwrap();
         let local = SessionContext::new();
         local
-            .sql("SELECT CAST(v % 97 AS DOUBLE) AS p, v AS id FROM generate_series(1, 5000) AS t(v)")
+            .sql("SELECT CAST(v % 97 AS DOUBLE) AS p, v AS id FROM generate_series(1, 20000) AS t(v)")
             .await
             .unwrap()
             .write_parquet(
