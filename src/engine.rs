@@ -7,30 +7,64 @@
 //! whether it uses it or not, and the plans of two concurrent models register some forty of them
 //! (every partition of every aggregation and sort), so a sort failed for want of 100 MB of a 4 GiB
 //! pool that was nearly empty (1M-lead benchmark).
+//!
+//! `engine: ballista://host:port` (a build with the `ballista` cargo feature) gives the same kind
+//! of session, planned here and executed by an Apache Ballista cluster: see [`ballista`] for what
+//! that changes and [`preflight`] / [`check_model`] for what is checked before any data is read.
+//! Everything else of a run (the loader, the Parquet writer, the commit) stays in this process.
 
 use crate::compact::CompactRule;
+use crate::spec::{EngineSpec, Pipeline};
 use crate::storage::Storage;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool, TrackConsumersPool};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Settings for the local engine.
+#[cfg(feature = "ballista")]
+pub mod ballista;
+#[cfg(feature = "ballista")]
+pub mod cluster;
+
+/// Settings for the engine.
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
     /// Memory pool size in bytes; `None` = unbounded (not recommended for large runs).
     pub memory_limit: Option<u64>,
     /// Folder for spill files (default: the system temp folder).
     pub spill_dir: Option<PathBuf>,
-    /// Parallelism of plans (default: the number of cores).
+    /// Parallelism of plans (default: the number of cores). On a cluster: the number of
+    /// partitions of each stage, best the sum of the executors' task slots.
     pub target_partitions: Option<usize>,
+    /// Where the plans run.
+    pub engine: EngineSpec,
 }
 
-/// Errors building the engine.
+impl EngineOptions {
+    /// The engine settings of a pipeline.
+    pub fn from_pipeline(pipeline: &Pipeline) -> Self {
+        EngineOptions {
+            memory_limit: pipeline.memory_limit,
+            spill_dir: pipeline.spill_dir.clone(),
+            target_partitions: pipeline.target_partitions,
+            engine: pipeline.engine.clone(),
+        }
+    }
+
+    /// The same settings on the local engine.
+    pub fn local(&self) -> Self {
+        EngineOptions {
+            engine: EngineSpec::Local,
+            ..self.clone()
+        }
+    }
+}
+
+/// Errors building the engine or reaching it.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("cannot set up the query engine: {0}")]
@@ -40,6 +74,12 @@ pub enum EngineError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("`engine: {url}` needs a beacon built with Ballista support (`cargo build --release --features ballista`); this one is not: use `--engine local`, or that build")]
+    NotBuilt { url: String },
+    #[error("`{url}` is not a Ballista scheduler address: use ballista://host:port")]
+    BadUrl { url: String },
+    #[error("the Ballista cluster at {url} cannot run this pipeline: {message}")]
+    Cluster { url: String, message: String },
 }
 
 /// Builds the session for a run and registers every store resolved so far.
@@ -88,6 +128,17 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
         );
     }
     let runtime = runtime.build_arc()?;
+    let ctx = match &opts.engine {
+        EngineSpec::Local => local(config, runtime),
+        EngineSpec::Ballista { url } => remote(url, config, runtime)?,
+    };
+    crate::scoring::register(&ctx);
+    register_stores(&ctx, storage);
+    Ok(ctx)
+}
+
+/// The local session: DataFusion's, with Beacon's physical rule.
+fn local(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionContext {
     // Batches that carry shared buffers are copied before memory is reserved for them
     // (crate::compact): without it, sorts fail for memory the process never held.
     let state = SessionStateBuilder::new()
@@ -96,10 +147,61 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(CompactRule))
         .build();
-    let ctx = SessionContext::new_with_state(state);
-    crate::scoring::register(&ctx);
-    register_stores(&ctx, storage);
-    Ok(ctx)
+    SessionContext::new_with_state(state)
+}
+
+#[cfg(feature = "ballista")]
+fn remote(
+    url: &str,
+    config: SessionConfig,
+    runtime: Arc<RuntimeEnv>,
+) -> Result<SessionContext, EngineError> {
+    ballista::client_session(url, config, runtime)
+}
+
+#[cfg(not(feature = "ballista"))]
+fn remote(
+    url: &str,
+    _config: SessionConfig,
+    _runtime: Arc<RuntimeEnv>,
+) -> Result<SessionContext, EngineError> {
+    Err(EngineError::NotBuilt {
+        url: url.to_string(),
+    })
+}
+
+/// Checks, before any data is read, that the engine can run Beacon's plans at all. Local: nothing
+/// to check. Ballista: the scheduler answers, and its executors run Beacon's functions (a probe
+/// query using each of them runs on the cluster) with the results this process computes.
+pub async fn preflight(opts: &EngineOptions) -> Result<(), EngineError> {
+    match &opts.engine {
+        EngineSpec::Local => Ok(()),
+        #[cfg(feature = "ballista")]
+        EngineSpec::Ballista { url } => ballista::probe(url, opts).await,
+        #[cfg(not(feature = "ballista"))]
+        EngineSpec::Ballista { url } => Err(EngineError::NotBuilt { url: url.clone() }),
+    }
+}
+
+/// Checks that the engine of `ctx` can run `sql` (a model or test already planned there). Local:
+/// planning was the check. Ballista: the plan also goes the way a query goes on the cluster
+/// (serialized for the scheduler, planned there with its functions, serialized for the
+/// executors and decoded with theirs), so that what Ballista cannot ship fails here, located.
+pub async fn check_model(
+    ctx: &SessionContext,
+    opts: &EngineOptions,
+    sql: &str,
+) -> Result<(), datafusion::error::DataFusionError> {
+    match &opts.engine {
+        EngineSpec::Local => Ok(()),
+        #[cfg(feature = "ballista")]
+        EngineSpec::Ballista { .. } => ballista::check_shippable(ctx, sql).await,
+        #[cfg(not(feature = "ballista"))]
+        EngineSpec::Ballista { .. } => {
+            let _ = (ctx, sql);
+            Ok(())
+        }
+    }
 }
 
 /// Makes every store `storage` has resolved readable by the engine (call again after new ones).

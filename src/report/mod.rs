@@ -107,14 +107,9 @@ fn output_location(pipeline: &Pipeline) -> Result<(Storage, Location), ReportErr
 pub async fn render(pipeline: &Pipeline, run_date: NaiveDate) -> Result<Report, ReportError> {
     let (storage, output) = output_location(pipeline)?;
     let published = data::read_manifest(&output, run_date).await?;
-    let ctx = engine::session(
-        &EngineOptions {
-            memory_limit: pipeline.memory_limit,
-            spill_dir: pipeline.spill_dir.clone(),
-            target_partitions: pipeline.target_partitions,
-        },
-        &storage,
-    )?;
+    // The published tables are small aggregates: the report reads them here, whatever the
+    // pipeline's engine.
+    let ctx = engine::session(&EngineOptions::from_pipeline(pipeline).local(), &storage)?;
     let tables = data::Tables::open(ctx, &published).await;
     let report_data = data::load(&tables, published).await;
     let rendered = page::render(&report_data, &Targets::from_vars(&pipeline.vars))?;

@@ -36,11 +36,7 @@ pub struct Validation {
 }
 
 fn engine_options(pipeline: &Pipeline) -> EngineOptions {
-    EngineOptions {
-        memory_limit: pipeline.memory_limit,
-        spill_dir: pipeline.spill_dir.clone(),
-        target_partitions: pipeline.target_partitions,
-    }
+    EngineOptions::from_pipeline(pipeline)
 }
 
 /// Parquet read back gives string columns as views: plan with the types the run will see.
@@ -80,7 +76,17 @@ pub async fn validate(pipeline: &Pipeline, run_date: NaiveDate) -> Result<Valida
     };
     v.tests = tests.len();
     let storage = Storage::new(&pipeline.base_dir);
-    let ctx = engine::session(&engine_options(pipeline), &storage)?;
+    // The engine itself (a Ballista cluster: reachable, with Beacon's functions); the models are
+    // planned in a session of that engine, or locally if there is none to be had.
+    let opts = engine_options(pipeline);
+    if let Err(e) = engine::preflight(&opts).await {
+        v.problems
+            .push(format!("{}: engine: {e}", pipeline.file.display()));
+    }
+    let ctx = match engine::session(&opts, &storage) {
+        Ok(ctx) => ctx,
+        Err(_) => engine::session(&opts.local(), &storage)?,
+    };
     let sources: Vec<(String, SchemaRef)> = pipeline
         .sources
         .iter()
@@ -99,11 +105,32 @@ pub async fn validate(pipeline: &Pipeline, run_date: NaiveDate) -> Result<Valida
     v.problems
         .extend(planned.errors.iter().map(|e| e.to_string()));
     v.unchecked = planned.unchecked.clone();
+    // What planned here must also be something the engine can run (Ballista: ship).
+    for model in &graph.models {
+        if planned.schemas.contains_key(&model.name) {
+            if let Err(e) = engine::check_model(&ctx, &opts, &model.sql).await {
+                v.problems
+                    .push(crate::models::plan::located(model, &e).to_string());
+            }
+        }
+    }
     let mut models: BTreeSet<String> = graph.names().map(str::to_string).collect();
     models.extend(model_errors.iter().filter_map(model_of));
     let check_errors = checks::validate(&ctx, pipeline, &tests, &planned.schemas, &models).await;
+    let check_failed = !check_errors.is_empty();
     v.problems
         .extend(check_errors.iter().map(|e| e.to_string()));
+    // The data tests run on the engine too.
+    if !check_failed {
+        for t in tests
+            .iter()
+            .filter(|t| t.reads.iter().all(|r| planned.schemas.contains_key(r)))
+        {
+            if let Err(e) = engine::check_model(&ctx, &opts, &t.sql).await {
+                v.problems.push(format!("{}: {}: {e}", t.origin, t.id));
+            }
+        }
+    }
     Ok(v)
 }
 

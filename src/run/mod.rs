@@ -34,7 +34,6 @@ use crate::spec::Pipeline;
 use crate::storage::{Location, Storage, StorageError};
 use chrono::NaiveDate;
 use datafusion::dataframe::DataFrame;
-use datafusion::datasource::MemTable;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::future::BoxFuture;
 use state::WorkState;
@@ -385,14 +384,10 @@ pub async fn run(
                 results.warnings.push(w);
             }
         }
-        let ctx = engine::session(
-            &EngineOptions {
-                memory_limit: pipeline.memory_limit,
-                spill_dir: pipeline.spill_dir.clone(),
-                target_partitions: pipeline.target_partitions,
-            },
-            &storage,
-        )?;
+        let engine_options = EngineOptions::from_pipeline(pipeline);
+        let ctx = engine::session(&engine_options, &storage)?;
+        // A cluster that cannot run Beacon's plans is refused before any source is loaded.
+        engine::preflight(&engine_options).await?;
 
         // Incremental sources continue from the latest commit before this date.
         let incremental_base =
@@ -825,8 +820,7 @@ impl Stage<'_> {
             })?;
         if files.is_empty() {
             let schema = load::empty_batch_schema(&source.contract);
-            let table = MemTable::try_new(schema, vec![vec![]])?;
-            self.ctx.register_table(name.as_str(), Arc::new(table))?;
+            crate::models::plan::register_empty(self.ctx, &name, schema)?;
             results
                 .sources
                 .push(SourceResult::missing_optional(&name, &loc.display));

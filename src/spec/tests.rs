@@ -195,6 +195,18 @@ fn ballista_engine_is_parsed() {
     );
     let e = problems(&MINIMAL.replace("name: t", "name: t\nengine: spark"));
     assert!(e[0].message.contains("unknown engine"));
+    let e = problems(&MINIMAL.replace("name: t", "name: t\nengine: ballista://"));
+    assert!(
+        e[0].message.contains("ballista://host:port"),
+        "{}",
+        e[0].message
+    );
+    let e = problems(&MINIMAL.replace("name: t", "name: t\nengine: ballista://scheduler"));
+    assert!(
+        e[0].message.contains("ballista://host:port"),
+        "{}",
+        e[0].message
+    );
 }
 
 #[test]

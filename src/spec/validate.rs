@@ -78,13 +78,13 @@ impl Pipeline {
 }
 
 /// Where the SQL runs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum EngineSpec {
+    /// DataFusion in this process.
+    #[default]
     Local,
-    /// A Ballista scheduler, `ballista://host:port`.
-    Ballista {
-        url: String,
-    },
+    /// A Ballista scheduler, `ballista://host:port` (see `engine::ballista`).
+    Ballista { url: String },
 }
 
 /// One input dataset: its contract and where it is.
@@ -217,9 +217,19 @@ pub(crate) fn validate(
     }
     let engine = match raw.engine.as_deref().map(str::trim) {
         None | Some("") | Some("local") => EngineSpec::Local,
-        Some(url) if url.starts_with("ballista://") => EngineSpec::Ballista {
-            url: url.to_string(),
-        },
+        Some(url) if url.starts_with("ballista://") => {
+            let parsed = url::Url::parse(url).ok();
+            let host = parsed.as_ref().and_then(|u| u.host_str()).unwrap_or("");
+            if host.is_empty() || parsed.as_ref().and_then(|u| u.port()).is_none() {
+                problems.push(Problem::at(
+                    "engine",
+                    format!("`{url}` is not a Ballista scheduler address: use ballista://host:port, e.g. ballista://beacon-scheduler:50050"),
+                ));
+            }
+            EngineSpec::Ballista {
+                url: url.to_string(),
+            }
+        }
         Some(other) => {
             problems.push(Problem::at(
                 "engine",

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod analyst;
+mod ballista;
 mod common;
 mod crash;
 mod e2e;
