@@ -14,10 +14,12 @@
 //! Everything else of a run (the loader, the Parquet writer, the commit) stays in this process.
 
 use crate::compact::CompactRule;
-use crate::spec::{EngineSpec, Pipeline};
+use crate::spec::{EngineSpec, JoinStrategy, MemoryPoolKind, Pipeline};
 use crate::storage::Storage;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool, TrackConsumersPool};
+use datafusion::execution::memory_pool::{
+    FairSpillPool, GreedyMemoryPool, MemoryPool, TrackConsumersPool,
+};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -42,6 +44,10 @@ pub struct EngineOptions {
     pub target_partitions: Option<usize>,
     /// Where the plans run.
     pub engine: EngineSpec,
+    /// Hash joins (default) or sort-merge joins, which spill.
+    pub join_strategy: JoinStrategy,
+    /// Greedy (default) or fair sharing of the pool.
+    pub memory_pool: MemoryPoolKind,
 }
 
 impl EngineOptions {
@@ -52,6 +58,8 @@ impl EngineOptions {
             spill_dir: pipeline.spill_dir.clone(),
             target_partitions: pipeline.target_partitions,
             engine: pipeline.engine.clone(),
+            join_strategy: pipeline.join_strategy,
+            memory_pool: pipeline.memory_pool,
         }
     }
 
@@ -103,16 +111,27 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
         .set_bool(
             "datafusion.optimizer.enable_join_dynamic_filter_pushdown",
             false,
+        )
+        // A hash join holds its build side in memory and DataFusion cannot spill it; sort-merge
+        // joins sort both inputs, and sorts spill.
+        .set_bool(
+            "datafusion.optimizer.prefer_hash_join",
+            opts.join_strategy == JoinStrategy::Hash,
         );
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = opts.memory_limit {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         // Tracking names the top consumers in an out-of-memory error, which is what a user
         // needs to act.
-        let pool: Arc<dyn MemoryPool> = Arc::new(TrackConsumersPool::new(
-            GreedyMemoryPool::new(limit),
-            NonZeroUsize::new(5).unwrap_or(NonZeroUsize::MIN),
-        ));
+        let top = NonZeroUsize::new(5).unwrap_or(NonZeroUsize::MIN);
+        let pool: Arc<dyn MemoryPool> = match opts.memory_pool {
+            MemoryPoolKind::Greedy => {
+                Arc::new(TrackConsumersPool::new(GreedyMemoryPool::new(limit), top))
+            }
+            MemoryPoolKind::Fair => {
+                Arc::new(TrackConsumersPool::new(FairSpillPool::new(limit), top))
+            }
+        };
         runtime = runtime.with_memory_pool(pool);
     } else {
         runtime = runtime.with_memory_pool(Arc::new(GreedyMemoryPool::new(usize::MAX)));
@@ -208,5 +227,34 @@ pub async fn check_model(
 pub fn register_stores(ctx: &SessionContext, storage: &Storage) {
     for (url, store) in storage.stores() {
         ctx.register_object_store(&url, store);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn join_plan(join_strategy: JoinStrategy) -> String {
+        let opts = EngineOptions {
+            join_strategy,
+            memory_limit: Some(64 << 20),
+            ..EngineOptions::default()
+        };
+        let ctx = session(&opts, &Storage::new(std::path::Path::new("/"))).unwrap();
+        let sql = "EXPLAIN SELECT a.v FROM generate_series(1, 100000) AS a(v) \
+                   JOIN generate_series(1, 100000) AS b(v) ON a.v = b.v";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn join_strategy_picks_hash_or_sort_merge_joins() {
+        let hash = join_plan(JoinStrategy::Hash).await;
+        assert!(hash.contains("HashJoinExec"), "{hash}");
+        let sort_merge = join_plan(JoinStrategy::SortMerge).await;
+        assert!(sort_merge.contains("SortMergeJoin"), "{sort_merge}");
+        assert!(!sort_merge.contains("HashJoinExec"), "{sort_merge}");
     }
 }

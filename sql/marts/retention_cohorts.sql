@@ -93,13 +93,21 @@ customer_month_status AS (
     GROUP BY account_id, acquisition_month, months_since_acquisition, month_start
 ),
 
+customer_month0 AS (
+    -- each customer's ARR at month 0 (its acquisition month)
+    SELECT account_id, arr AS month0_arr
+    FROM customer_month_status
+    WHERE months_since_acquisition = 0
+),
+
 customer_month_retention AS (
     SELECT
         status.*,
-        max(CASE WHEN status.months_since_acquisition = 0 THEN status.arr END)
-            OVER (PARTITION BY status.account_id)                               AS month0_arr,
+        month0.month0_arr,
         lir_months.account_id IS NOT NULL                                       AS meets_lir
     FROM customer_month_status AS status
+    LEFT JOIN customer_month0 AS month0
+        ON month0.account_id = status.account_id
     LEFT JOIN int_customer_lir_months AS lir_months
         ON lir_months.account_id = status.account_id
        AND lir_months.lir_month = status.month_start

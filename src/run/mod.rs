@@ -708,7 +708,7 @@ impl Stage<'_> {
             self.ctx,
             &subgraph,
             sink.clone(),
-            2,
+            self.pipeline.model_concurrency,
             Arc::new(move |e| obs(RunEvent::Model(e))),
         )
         .await;

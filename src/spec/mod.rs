@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 pub use checks::{test_name, DataTest, ModelChecks, Severity, TestKind};
 pub use validate::{
-    parse_byte_size, parse_duration, EngineSpec, Incremental, LineageSpec, Pipeline, Retention,
-    Source, VarValue,
+    parse_byte_size, parse_duration, EngineSpec, Incremental, JoinStrategy, LineageSpec,
+    MemoryPoolKind, Pipeline, Retention, Source, VarValue, DEFAULT_MODEL_CONCURRENCY,
 };
 
 /// A problem found in a pipeline file, with where it is.

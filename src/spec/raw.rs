@@ -27,6 +27,17 @@ pub struct RawPipeline {
     /// Parallelism of query plans (default: number of cores).
     #[serde(default)]
     pub target_partitions: Option<usize>,
+    /// `hash` (default: fastest, but a hash join's build side cannot spill) or `sort_merge`
+    /// (joins sort both sides and spill: for runs larger than the memory pool).
+    #[serde(default)]
+    pub join_strategy: Option<String>,
+    /// `greedy` (default: first come, first served) or `fair` (each spilling operator gets an
+    /// equal share; for runs larger than the pool).
+    #[serde(default)]
+    pub memory_pool: Option<String>,
+    /// How many models run at a time (default 2).
+    #[serde(default)]
+    pub model_concurrency: Option<usize>,
     /// Where loaded sources land as Parquet (object-store URL or path).
     pub raw: String,
     /// Where published models land (object-store URL or path).

@@ -210,6 +210,28 @@ fn ballista_engine_is_parsed() {
 }
 
 #[test]
+fn join_strategy_and_model_concurrency_are_parsed() {
+    let p = parse(MINIMAL).unwrap();
+    assert_eq!(p.join_strategy, JoinStrategy::Hash);
+    assert_eq!(p.model_concurrency, DEFAULT_MODEL_CONCURRENCY);
+    let p = parse(&MINIMAL.replace(
+        "name: t",
+        "name: t\njoin_strategy: sort_merge\nmodel_concurrency: 1",
+    ))
+    .unwrap();
+    assert_eq!(p.join_strategy, JoinStrategy::SortMerge);
+    assert_eq!(p.model_concurrency, 1);
+    let e = problems(&MINIMAL.replace(
+        "name: t",
+        "name: t\njoin_strategy: broadcast\nmodel_concurrency: 0",
+    ));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e[0].message.contains("use `hash` or `sort_merge`"), "{e:?}");
+    assert_eq!(e[0].line, Some(3), "{e:?}");
+    assert!(e[1].message.contains("at least 1"), "{e:?}");
+}
+
+#[test]
 fn storage_section_has_defaults_values_and_overrides() {
     use crate::storage::StorageOptions;
     use std::time::Duration;

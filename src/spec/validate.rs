@@ -12,6 +12,31 @@ use std::time::Duration;
 /// Default share of rejected rows above which a source fails the run.
 pub const DEFAULT_MAX_REJECTED_SHARE: f64 = 0.01;
 
+/// How many models run at a time unless `model_concurrency:` says otherwise.
+pub const DEFAULT_MODEL_CONCURRENCY: usize = 2;
+
+/// How the engine executes joins (`join_strategy:`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum JoinStrategy {
+    /// Hash joins: the fastest; the build side is held in memory and cannot spill.
+    #[default]
+    Hash,
+    /// Sort-merge joins: both sides sorted (spilling to disk when the pool is full), for runs
+    /// larger than the memory pool.
+    SortMerge,
+}
+
+/// How the memory pool is shared between operators (`memory_pool:`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MemoryPoolKind {
+    /// First come, first served: the fastest when the work fits.
+    #[default]
+    Greedy,
+    /// Every operator that can spill gets an equal share, so that one sort filling the pool does
+    /// not leave the others (and their merge phases) without memory.
+    Fair,
+}
+
 /// A validated pipeline.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
@@ -25,6 +50,12 @@ pub struct Pipeline {
     pub memory_limit: Option<u64>,
     pub spill_dir: Option<PathBuf>,
     pub target_partitions: Option<usize>,
+    /// How joins are executed (`join_strategy:`).
+    pub join_strategy: JoinStrategy,
+    /// How the memory pool shares itself out (`memory_pool:`).
+    pub memory_pool: MemoryPoolKind,
+    /// How many models run at a time (`model_concurrency:`, default 2).
+    pub model_concurrency: usize,
     /// Raw zone location (URL or path as written, resolved by `storage`).
     pub raw: String,
     /// Output location (URL or path as written, resolved by `storage`).
@@ -251,6 +282,31 @@ pub(crate) fn validate(
     if raw.target_partitions == Some(0) {
         problems.push(Problem::at("target_partitions", "must be at least 1"));
     }
+    let join_strategy = match raw.join_strategy.as_deref() {
+        None | Some("hash") => JoinStrategy::Hash,
+        Some("sort_merge") => JoinStrategy::SortMerge,
+        Some(other) => {
+            problems.push(Problem::at(
+                "join_strategy",
+                format!("unknown join strategy `{other}`: use `hash` or `sort_merge`"),
+            ));
+            JoinStrategy::Hash
+        }
+    };
+    let memory_pool = match raw.memory_pool.as_deref() {
+        None | Some("greedy") => MemoryPoolKind::Greedy,
+        Some("fair") => MemoryPoolKind::Fair,
+        Some(other) => {
+            problems.push(Problem::at(
+                "memory_pool",
+                format!("unknown memory pool `{other}`: use `greedy` or `fair`"),
+            ));
+            MemoryPoolKind::Greedy
+        }
+    };
+    if raw.model_concurrency == Some(0) {
+        problems.push(Problem::at("model_concurrency", "must be at least 1"));
+    }
     let default_share = raw.max_rejected_share.unwrap_or(DEFAULT_MAX_REJECTED_SHARE);
     check_share(default_share, "max_rejected_share", &mut problems);
     for (key, value) in [("raw", &raw.raw), ("output", &raw.output)] {
@@ -365,6 +421,9 @@ pub(crate) fn validate(
         memory_limit,
         spill_dir: raw.spill_dir.as_deref().map(resolve),
         target_partitions: raw.target_partitions,
+        join_strategy,
+        memory_pool,
+        model_concurrency: raw.model_concurrency.unwrap_or(DEFAULT_MODEL_CONCURRENCY),
         raw: raw.raw,
         output: raw.output,
         work: raw
