@@ -60,6 +60,15 @@ def contract(pipeline: dict) -> dict[str, dict]:
     return out
 
 
+def source_path(sources_dir: str, pattern: str) -> Path | None:
+    """The file a source's location names in `sources_dir` (the location's basename may be a
+    glob such as `leads.csv*`, as in the shipped pipeline); None when there is none."""
+    matches = sorted(Path(sources_dir).glob(pattern))
+    if len(matches) > 1:
+        raise SystemExit(f"{pattern} matches {len(matches)} files in {sources_dir}: {matches}")
+    return matches[0] if matches else None
+
+
 def _literal(value) -> str:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"

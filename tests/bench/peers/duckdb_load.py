@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from common import TYPES, Timer, contract, emit, load_pipeline
+from common import TYPES, Timer, contract, emit, load_pipeline, source_path
 
 
 def main() -> None:
@@ -40,11 +40,11 @@ def main() -> None:
         con.execute(f"SET threads = {args.threads}")
     tables = {}
     for name, src in sources.items():
-        path = Path(args.sources) / src["file"]
-        if not path.exists():
+        path = source_path(args.sources, src["file"])
+        if path is None:
             if src["optional"]:
                 continue
-            raise SystemExit(f"missing source file {path}")
+            raise SystemExit(f"missing source file {Path(args.sources) / src['file']}")
         t = Timer()
         read_types = {
             col: ("TIMESTAMPTZ" if typ == "timestamp" else TYPES[typ][0]) for col, typ in src["columns"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from common import Timer, contract, emit, load_pipeline
+from common import Timer, contract, emit, load_pipeline, source_path
 
 DTYPES = {
     "string": pl.String,
@@ -41,11 +41,11 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     tables = {}
     for name, src in sources.items():
-        path = Path(args.sources) / src["file"]
-        if not path.exists():
+        path = source_path(args.sources, src["file"])
+        if path is None:
             if src["optional"]:
                 continue
-            raise SystemExit(f"missing source file {path}")
+            raise SystemExit(f"missing source file {Path(args.sources) / src['file']}")
         t = Timer()
         lf = pl.scan_csv(
             path,
