@@ -851,6 +851,16 @@ mod cluster_cli {
         /// Host name clients and executors reach this scheduler by.
         #[arg(long, default_value = "localhost", env = "BEACON_EXTERNAL_HOST")]
         external_host: String,
+        /// Seconds a finished query's result files stay on the executors before they are
+        /// deleted (its intermediate shuffle files go at once): longer than a client takes to read
+        /// a model's result. Less keeps the executors' disks emptier; 0 keeps them all.
+        #[arg(
+            long,
+            value_name = "SECONDS",
+            default_value_t = 300,
+            env = "BEACON_KEEP_RESULTS_SECONDS"
+        )]
+        keep_results_seconds: u64,
     }
 
     #[derive(clap::Args)]
@@ -904,6 +914,7 @@ mod cluster_cli {
                 bind_host: args.bind_host,
                 port: args.port,
                 external_host: args.external_host,
+                keep_results_seconds: args.keep_results_seconds,
             })
             .await,
         )

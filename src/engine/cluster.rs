@@ -50,6 +50,10 @@ pub struct SchedulerOptions {
     pub port: u16,
     /// Host name executors and clients reach this scheduler by.
     pub external_host: String,
+    /// Seconds a finished job's last-stage output (what the client reads) stays on the
+    /// executors before the scheduler has it deleted; 0 = never. Ballista deletes a job's
+    /// intermediate shuffle files when the job succeeds.
+    pub keep_results_seconds: u64,
 }
 
 /// How `beacon executor` joins a cluster.
@@ -108,7 +112,8 @@ pub async fn run_scheduler(opts: &SchedulerOptions) -> Result<(), ClusterError> 
         .with_hostname(opts.external_host.clone())
         .with_port(opts.port)
         .with_override_config_producer(Arc::new(default_config_producer))
-        .with_override_session_builder(Arc::new(scheduler_session));
+        .with_override_session_builder(Arc::new(scheduler_session))
+        .with_finished_job_data_clean_up_interval_seconds(opts.keep_results_seconds);
     config.bind_host = opts.bind_host.clone();
     let cluster = BallistaCluster::new_from_config(&config).await?;
     ballista_scheduler::scheduler_process::start_server(cluster, addr, Arc::new(config)).await?;

@@ -12,7 +12,9 @@ and of the cluster processes (GNU time), the phases from run_results.json (sourc
 the client; models; data tests) and the slowest models, and checks with
 tests/scripts/compare_outputs.py (DuckDB) that both published the same rows. Needs the `beacon`
 binary built with `--features ballista`, /usr/bin/time, and a Python with duckdb for the check
-(`--python`, default .venv-test/bin/python). A script, not a test: nothing here runs in CI.
+(`--python`, default .venv-test/bin/python). The runs' outputs are deleted after each size;
+their logs and run_results.json are kept under WORK/logs/. A script, not a test: nothing here
+runs in CI.
 """
 import argparse
 import json
@@ -72,10 +74,11 @@ def wait_port(port, what, log):
 
 
 class Cluster:
-    def __init__(self, beacon, work, executors, vcores, memory):
+    def __init__(self, beacon, work, executors, vcores, memory, keep_results):
         self.work, self.procs, self.logs = work, [], []
         self.port = free_port()
-        self._start(beacon, ["scheduler", "--port", str(self.port)], "scheduler")
+        self._start(beacon, ["scheduler", "--port", str(self.port),
+                             "--keep-results-seconds", str(keep_results)], "scheduler")
         wait_port(self.port, "the scheduler", self.logs[-1])
         for i in range(executors):
             flight, grpc = free_port(), free_port()
@@ -128,10 +131,31 @@ def run_pipeline(beacon, data, out, engine, extra, log):
     results = json.loads((out / "output/_beacon/runs" / f"run_date={DATE}" / "run_results.json").read_text())
     r = {"wall": wall, "cpu": cpu, "rss": rss, **phases(results)}
     if code != 0:
-        failed = [m["name"] for m in results["models"] if m.get("status") == "error"]
-        r["failed"] = f"exit {code}: {', '.join(failed) or results.get('error', '')[:200]}"
+        failed = [m for m in results["models"] if m.get("status") == "error"]
+        r["failed"] = f"exit {code}: {', '.join(m['name'] for m in failed) or results.get('error', '')[:200]}"
+        r["errors"] = [f"{m['name']}: {reason(m.get('error', ''))}" for m in failed]
         print(f"{engine} run failed, see {log}: {r['failed']}", file=sys.stderr)
     return r
+
+
+def reason(error):
+    """The gist of a model's error: what ran out (and the top consumer) or the first line."""
+    lines = [l.strip() for l in error.splitlines() if l.strip()]
+    for i, l in enumerate(lines):
+        if "Failed to allocate" in l or "Resources exhausted" in l or "Not enough memory" in l:
+            top = next((x for x in lines[i + 1:] if "consumed" in x), "")
+            return (l[l.find("Resources exhausted"):] if "Resources exhausted" in l else l)[:300] + (f" (top: {top})" if top else "")
+    return (lines[0] if lines else "")[:400]
+
+
+def keep_logs(run_dir, dest):
+    """Copies the run's and the cluster's logs (small) before the run's folder is deleted."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in list(run_dir.glob("*.log")) + list(run_dir.glob("*.time")):
+        shutil.copy(f, dest / f.name)
+    results = run_dir / "output/_beacon/runs" / f"run_date={DATE}" / "run_results.json"
+    if results.exists():
+        shutil.copy(results, dest / "run_results.json")
 
 
 def main():
@@ -143,6 +167,8 @@ def main():
     ap.add_argument("--vcores", type=int, default=1)
     ap.add_argument("--executor-memory", default="4GiB")
     ap.add_argument("--local-memory", default="8GiB", help="--memory-limit of the local run")
+    ap.add_argument("--keep-results-seconds", type=int, default=120,
+                    help="the scheduler's: how long a finished query's output stays on the executors")
     ap.add_argument("--python", default=str(REPO / ".venv-test/bin/python"))
     ap.add_argument("--keep-data", action="store_true", help="keep the generated CSVs")
     ap.add_argument("--engines", default="local,ballista", help="which runs (both: compared)")
@@ -174,7 +200,12 @@ def main():
                                    ["--memory-limit", a.local_memory], local / "run.log")
         if "ballista" in a.engines:
             slots = a.executors * a.vcores
-            cluster = Cluster(beacon, remote, a.executors, a.vcores, a.executor_memory)
+            # Only the local run's published tables are needed (for the comparison): its raw
+            # zone and work folder make room for the cluster's shuffle files.
+            for d in ("raw", "work"):
+                shutil.rmtree(local / d, ignore_errors=True)
+            cluster = Cluster(beacon, remote, a.executors, a.vcores, a.executor_memory,
+                              a.keep_results_seconds)
             try:
                 r_cluster = run_pipeline(beacon, data, remote,
                                          f"ballista://127.0.0.1:{cluster.port}",
@@ -195,12 +226,14 @@ def main():
             max_rel = max(c["max_relative_difference"] for c in cmp.values())
         rows.append((size, r_local, r_cluster, same, max_rel))
         for d in (local, remote):
+            keep_logs(d, work / "logs" / d.name)
             shutil.rmtree(d, ignore_errors=True)
         if not a.keep_data:
             shutil.rmtree(data, ignore_errors=True)
 
-    print(f"\ncluster: 1 scheduler + {a.executors} executors x {a.vcores} vcores, "
-          f"--memory-limit {a.executor_memory} each; local: --memory-limit {a.local_memory}\n")
+    print(f"\ncluster: 1 scheduler (--keep-results-seconds {a.keep_results_seconds}) + "
+          f"{a.executors} executors x {a.vcores} vcores, --memory-limit {a.executor_memory} each; "
+          f"local: --memory-limit {a.local_memory}\n")
     print("| leads | engine | wall s | client CPU s | client peak RSS MiB | cluster CPU s | cluster peak RSS MiB (scheduler, executors) | load s | models s | tests s | same rows |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- |")
     for size, l, c, same, max_rel in rows:
@@ -212,6 +245,10 @@ def main():
     for size, l, c, _, _ in rows:
         print(f"{size} slowest models, local: {l['slowest']}")
         print(f"{size} slowest models, ballista: {c['slowest']}")
+        for name, r in (("local", l), ("ballista", c)):
+            for e in r.get("errors", []):
+                print(f"{size} {name} failed: {e}")
+    print(f"\nlogs and run_results.json of each run: {work / 'logs'}")
 
 
 if __name__ == "__main__":

@@ -83,7 +83,18 @@ mod cluster {
                 children: Vec::new(),
             };
             let log = cluster.dir.path().join("scheduler.log");
-            cluster.spawn(&["scheduler", "--port", &port.to_string()], &log);
+            // Finished queries' results are deleted 30 s after the query (not Ballista's 300): the
+            // client reads them at once, and the run must not depend on them staying longer.
+            cluster.spawn(
+                &[
+                    "scheduler",
+                    "--port",
+                    &port.to_string(),
+                    "--keep-results-seconds",
+                    "30",
+                ],
+                &log,
+            );
             wait_for_port(port, "the scheduler", &log);
             for i in 0..executors {
                 let (flight, grpc) = (free_port(), free_port());
