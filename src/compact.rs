@@ -8,8 +8,13 @@
 //! 2.5 GB, and sorts failed for want of memory that a 4 GiB pool never held (real peak: under
 //! 500 MB); at 10M leads, under a 2 GiB limit, such phantom bytes are what made models fail.
 //!
+//! Window aggregations do the same: a window over a whole partition (`count(*) OVER (PARTITION BY
+//! x)`) gathers the partition and emits slices of it; at 10M leads a sort after such a window in
+//! `int_lead_holdout_scores` asked the pool for 18.4 GB for one batch of four columns. Sort-merge
+//! joins' string columns point into their inputs' buffers like hash joins'.
+//!
 //! [`CompactRule`], a physical optimizer rule the engine appends to DataFusion's, puts a
-//! [`CompactExec`] on top of every aggregation and hash join. It copies a column into buffers of
+//! [`CompactExec`] on top of every aggregation, join and window aggregation. It copies a column into buffers of
 //! its own only when the column holds more than twice the bytes its rows use (and 256 KiB more):
 //! a copy of the rows' real bytes, cheap next to the sort or join it saves.
 
@@ -23,8 +28,9 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::AggregateExec;
-use datafusion::physical_plan::joins::HashJoinExec;
+use datafusion::physical_plan::joins::{HashJoinExec, SortMergeJoinExec};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::windows::{BoundedWindowAggExec, WindowAggExec};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::StreamExt;
 use std::fmt;
@@ -33,7 +39,7 @@ use std::sync::Arc;
 /// Extra bytes a column may hold beyond its rows' before it is copied.
 const SLACK: usize = 256 << 10;
 
-/// Wraps aggregations and hash joins in a [`CompactExec`].
+/// Wraps aggregations, joins and window aggregations in a [`CompactExec`].
 #[derive(Debug, Default)]
 pub struct CompactRule;
 
@@ -45,7 +51,10 @@ impl PhysicalOptimizerRule for CompactRule {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         plan.transform_up(|node| {
             let emits_shared = node.downcast_ref::<AggregateExec>().is_some()
-                || node.downcast_ref::<HashJoinExec>().is_some();
+                || node.downcast_ref::<HashJoinExec>().is_some()
+                || node.downcast_ref::<SortMergeJoinExec>().is_some()
+                || node.downcast_ref::<WindowAggExec>().is_some()
+                || node.downcast_ref::<BoundedWindowAggExec>().is_some();
             if emits_shared {
                 Ok(Transformed::yes(
                     Arc::new(CompactExec::new(node)) as Arc<dyn ExecutionPlan>
@@ -220,6 +229,42 @@ mod tests {
             "{} bytes after, {before} before",
             compact.get_array_memory_size()
         );
+    }
+
+    #[tokio::test]
+    async fn windows_and_sort_merge_joins_are_compacted() {
+        let opts = crate::engine::EngineOptions {
+            join_strategy: crate::spec::JoinStrategy::SortMerge,
+            target_partitions: Some(2),
+            ..Default::default()
+        };
+        let storage = crate::storage::Storage::new(std::path::Path::new("/"));
+        let ctx = crate::engine::session(&opts, &storage).unwrap();
+        let sql = "SELECT a.v, count(*) OVER (PARTITION BY a.v % 7) AS n, \
+                   row_number() OVER (PARTITION BY a.v % 3 ORDER BY a.v) AS r \
+                   FROM generate_series(1, 100000) AS a(v) \
+                   JOIN generate_series(1, 100000) AS b(v) ON a.v = b.v";
+        let plan = ctx
+            .sql(sql)
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let text = datafusion::physical_plan::displayable(plan.as_ref())
+            .indent(false)
+            .to_string();
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        for op in ["WindowAggExec", "BoundedWindowAggExec", "SortMergeJoin"] {
+            let at = lines
+                .iter()
+                .position(|l| l.starts_with(op))
+                .unwrap_or_else(|| panic!("no {op} in\n{text}"));
+            assert!(
+                at > 0 && lines[at - 1].starts_with("CompactExec"),
+                "{op} without a CompactExec above it:\n{text}"
+            );
+        }
     }
 
     #[test]
