@@ -35,10 +35,6 @@ pub struct Validation {
     pub unchecked: Vec<(String, String)>,
 }
 
-fn engine_options(pipeline: &Pipeline) -> EngineOptions {
-    EngineOptions::from_pipeline(pipeline)
-}
-
 /// Parquet read back gives string columns as views: plan with the types the run will see.
 fn as_read_back(schema: &Schema) -> SchemaRef {
     Arc::new(Schema::new(
@@ -78,7 +74,7 @@ pub async fn validate(pipeline: &Pipeline, run_date: NaiveDate) -> Result<Valida
     let storage = Storage::new(&pipeline.base_dir);
     // The engine itself (a Ballista cluster: reachable, with Beacon's functions); the models are
     // planned in a session of that engine, or locally if there is none to be had.
-    let opts = engine_options(pipeline);
+    let opts = EngineOptions::from_pipeline(pipeline);
     if let Err(e) = engine::preflight(&opts).await {
         v.problems
             .push(format!("{}: engine: {e}", pipeline.file.display()));
@@ -277,7 +273,7 @@ pub async fn test(
         Some(models::select::select(&graph, select, exclude).map_err(RunError::Select)?)
     };
     let storage = Storage::new(&pipeline.base_dir);
-    let ctx = engine::session(&engine_options(pipeline), &storage)?;
+    let ctx = engine::session(&EngineOptions::from_pipeline(pipeline), &storage)?;
     let run = open_committed(pipeline, run_date, &storage, &ctx).await?;
     let chosen = tests_for(&tests, selection.as_ref());
     Ok(checks::run_tests(&ctx, &chosen, &run.available).await)
@@ -300,7 +296,7 @@ pub async fn show(
         }]));
     };
     let storage = Storage::new(&pipeline.base_dir);
-    let ctx = engine::session(&engine_options(pipeline), &storage)?;
+    let ctx = engine::session(&EngineOptions::from_pipeline(pipeline), &storage)?;
     let run = open_committed(pipeline, run_date, &storage, &ctx).await?;
     // Build what the model needs that the committed run does not have.
     let mut missing = BTreeSet::new();

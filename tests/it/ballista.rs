@@ -37,7 +37,7 @@ fn a_build_without_ballista_says_how_to_get_it() {
 #[cfg(feature = "ballista")]
 mod cluster {
     use super::*;
-    use crate::common::{beacon_path, python, slow_tests};
+    use crate::common::{beacon_path, python, sample_command, slow_tests};
     use serde_json::Value;
     use std::net::TcpListener;
     use std::path::{Path, PathBuf};
@@ -176,15 +176,20 @@ kill $child 2>/dev/null; wait $child"#;
 
     /// Runs the shipped pipeline on the sample data for 2026-11-15 into `dir`, on `engine`.
     fn run_sample(dir: &Path, engine: &str) -> (i32, String, String) {
+        run(sample_command("run", dir)
+            .args(["--date", "2026-11-15"])
+            .args(["--engine", engine]))
+    }
+
+    /// `beacon validate` of the shipped pipeline against `cluster`.
+    fn validate_on(cluster: &Cluster) -> (i32, String, String) {
         run(beacon()
-            .args(["run", "pipelines/beacon.yaml", "--date", "2026-11-15"])
-            .args(["--engine", engine])
-            .arg("--set")
-            .arg(format!("raw={}", dir.join("raw").display()))
-            .arg("--set")
-            .arg(format!("output={}", dir.join("output").display()))
-            .arg("--set")
-            .arg(format!("work={}", dir.join("work").display()))
+            .args([
+                "validate",
+                "pipelines/beacon.yaml",
+                "--engine",
+                &cluster.url(),
+            ])
             .current_dir(repo()))
     }
 
@@ -221,14 +226,7 @@ kill $child 2>/dev/null; wait $child"#;
             return;
         }
         let cluster = Cluster::start(2, &[]);
-        let (code, stdout, stderr) = run(beacon()
-            .args([
-                "validate",
-                "pipelines/beacon.yaml",
-                "--engine",
-                &cluster.url(),
-            ])
-            .current_dir(repo()));
+        let (code, stdout, stderr) = validate_on(&cluster);
         assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
 
         let tmp = tempfile::tempdir().unwrap();
@@ -297,14 +295,7 @@ kill $child 2>/dev/null; wait $child"#;
             return;
         }
         let cluster = Cluster::start(1, &["--without-beacon-functions"]);
-        let (code, _, stderr) = run(beacon()
-            .args([
-                "validate",
-                "pipelines/beacon.yaml",
-                "--engine",
-                &cluster.url(),
-            ])
-            .current_dir(repo()));
+        let (code, _, stderr) = validate_on(&cluster);
         assert_eq!(code, 2, "{stderr}");
         assert!(stderr.contains("engine:"), "{stderr}");
         assert!(stderr.contains("Beacon's"), "{stderr}");

@@ -14,6 +14,21 @@ pub fn beacon() -> Command {
     c
 }
 
+/// `beacon SUB pipelines/beacon.yaml` from the repository, with its raw zone, output and work
+/// folder under `dir`.
+pub fn sample_command(sub: &str, dir: &Path) -> Command {
+    let mut c = beacon();
+    c.args([sub, "pipelines/beacon.yaml"])
+        .arg("--set")
+        .arg(format!("raw={}", dir.join("raw").display()))
+        .arg("--set")
+        .arg(format!("output={}", dir.join("output").display()))
+        .arg("--set")
+        .arg(format!("work={}", dir.join("work").display()))
+        .current_dir(repo());
+    c
+}
+
 /// Runs a command and returns (exit code, stdout, stderr).
 pub fn run(cmd: &mut Command) -> (i32, String, String) {
     let Output {

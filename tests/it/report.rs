@@ -1,7 +1,7 @@
 //! The HTML report: written after a run, re-rendered by `beacon report`, self-contained, and
 //! (slow tier) rendered in headless Chromium.
 
-use crate::common::{beacon, fixture, python, repo, run};
+use crate::common::{beacon, fixture, python, repo, run, sample_command};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,23 +43,10 @@ const DATE: &str = "2026-11-15";
 fn run_sample() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("output");
-    let (code, stdout, stderr) = run(sample_cmd(tmp.path(), "run").args(["--date", DATE]));
+    let (code, stdout, stderr) = run(sample_command("run", tmp.path()).args(["--date", DATE]));
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("report: "), "{stdout}");
     (tmp, out)
-}
-
-fn sample_cmd(tmp: &Path, sub: &str) -> Command {
-    let mut c = beacon();
-    c.args([sub, "pipelines/beacon.yaml"])
-        .arg("--set")
-        .arg(format!("raw={}", tmp.join("raw").display()))
-        .arg("--set")
-        .arg(format!("output={}", tmp.join("output").display()))
-        .arg("--set")
-        .arg(format!("work={}", tmp.join("work").display()))
-        .current_dir(repo());
-    c
 }
 
 fn report_path(out: &Path, date: &str) -> PathBuf {
@@ -124,14 +111,14 @@ fn run_writes_a_self_contained_report_that_beacon_report_reproduces() {
 
     // Re-rendering the committed run gives the same bytes, with an explicit date or the latest.
     std::fs::remove_file(&path).unwrap();
-    let (code, stdout, stderr) = run(sample_cmd(tmp.path(), "report").args(["--date", DATE]));
+    let (code, stdout, stderr) = run(sample_command("report", tmp.path()).args(["--date", DATE]));
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(
         stdout.contains(&format!("report for run_date={DATE}")),
         "{stdout}"
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), html);
-    let (code, _, stderr) = run(&mut sample_cmd(tmp.path(), "report"));
+    let (code, _, stderr) = run(&mut sample_command("report", tmp.path()));
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), html);
 }

@@ -1,22 +1,15 @@
 //! Lead scoring quality guards: the shipped sample and a generated 20k-lead sample through the real
 //! pipeline, read back with DuckDB (METRICS.md lead_scores / lead_score_evaluation).
 
-use crate::common::{beacon, duckdb, hive, repo, run};
+use crate::common::{beacon, duckdb, hive, repo, run, sample_command};
 use serde_json::Value;
 use std::path::Path;
 
 /// Runs pipelines/beacon.yaml for 2026-11-15 (the generator's end date) into `dir`; `sources`
 /// overrides BEACON_SOURCES (default: the shipped sample_data/).
 pub fn run_sample(dir: &Path, sources: Option<&Path>) {
-    let mut cmd = beacon();
-    cmd.args(["run", "pipelines/beacon.yaml", "--date", "2026-11-15"])
-        .arg("--set")
-        .arg(format!("raw={}", dir.join("raw").display()))
-        .arg("--set")
-        .arg(format!("output={}", dir.join("output").display()))
-        .arg("--set")
-        .arg(format!("work={}", dir.join("work").display()))
-        .current_dir(repo());
+    let mut cmd = sample_command("run", dir);
+    cmd.args(["--date", "2026-11-15"]);
     match sources {
         Some(s) => cmd.env("BEACON_SOURCES", s),
         None => cmd.env_remove("BEACON_SOURCES"),
