@@ -552,14 +552,21 @@ fn print_summary(outcome: &RunOutcome) {
     for m in &r.models {
         let status = match m.status {
             Status::Success if m.published => "published",
+            Status::Success if m.view => "view",
             Status::Success => "ok",
             Status::Error => "error",
             Status::Skipped => "skipped",
             Status::Running => "running",
         };
+        // A view is defined, not computed: it has no rows of its own.
+        let rows = if m.view {
+            "-".to_string()
+        } else {
+            m.rows.to_string()
+        };
         println!(
             "{:<34} {:>10} {:>10} {:>8.2}",
-            m.name, m.rows, status, m.seconds
+            m.name, rows, status, m.seconds
         );
     }
     if !r.tests.is_empty() {
@@ -806,9 +813,14 @@ impl Progress {
                     model,
                     rows,
                     elapsed,
+                    view,
                 }),
             ) => {
-                tracing::info!(model = %model, rows, seconds = elapsed.as_secs_f64(), "model finished")
+                if view {
+                    tracing::info!(model = %model, seconds = elapsed.as_secs_f64(), "view defined")
+                } else {
+                    tracing::info!(model = %model, rows, seconds = elapsed.as_secs_f64(), "model finished")
+                }
             }
             (None, RunEvent::Model(ModelEvent::Failed { model, error })) => {
                 tracing::error!(model = %model, error = %error, "model failed")

@@ -1,6 +1,6 @@
 -- int_lead_features
--- Grain: one row per lead created as of run_date (a lead exported twice is collapsed to its first
--- row): what lead scoring knows about it, and, for leads old enough, how it turned out.
+-- Grain: one row per lead created as of run_date (int_leads_as_of: one row per lead_id): what lead
+-- scoring knows about it, and, for leads old enough, how it turned out.
 -- Columns:
 --   account_id       the converted account (ConvertedAccountId) when the lead converted as of run_date
 --   is_open          not converted as of run_date and Status is not Disqualified (METRICS.md lead_scores)

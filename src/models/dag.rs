@@ -16,7 +16,8 @@ pub fn text(graph: &ModelGraph) -> String {
             .map(String::as_str)
             .collect();
         let layer = if m.layer.is_empty() { "." } else { &m.layer };
-        let _ = writeln!(out, "{} ({layer}) <- {}", m.name, deps.join(", "));
+        let view = if m.view { ", view" } else { "" };
+        let _ = writeln!(out, "{} ({layer}{view}) <- {}", m.name, deps.join(", "));
     }
     out
 }

@@ -5,6 +5,7 @@
 //! once and read from Parquet, never recomputed or held in memory.
 
 use super::{Model, ModelError, ModelGraph};
+use datafusion::catalog::view::ViewTable;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::future::BoxFuture;
@@ -24,6 +25,9 @@ pub struct Materialized {
     pub files: Vec<String>,
     /// The schema written.
     pub schema: datafusion::arrow::datatypes::SchemaRef,
+    /// A view: nothing was written (`table_url`, `files` empty, `rows` and `bytes` 0); the readers
+    /// plan the model's query inside their own.
+    pub view: bool,
 }
 
 /// Where model results go; implemented by the run (local scratch or the output staging area).
@@ -45,6 +49,8 @@ pub enum ModelEvent {
         model: String,
         rows: u64,
         elapsed: Duration,
+        /// A view: defined, not computed (`rows` is 0).
+        view: bool,
     },
     Failed {
         model: String,
@@ -135,6 +141,7 @@ pub async fn execute(
                     model: outcome.name.clone(),
                     rows: m.rows,
                     elapsed: outcome.elapsed,
+                    view: m.view,
                 });
                 done.insert(outcome.name.clone());
             }
@@ -154,14 +161,15 @@ pub async fn execute(
 async fn run_one(ctx: &SessionContext, model: &Model, sink: &dyn ModelSink) -> ModelOutcome {
     let start = Instant::now();
     let result = async {
-        let df = ctx
-            .sql(&model.sql)
-            .await
-            .map_err(|source| ModelError::Plan {
-                model: model.name.clone(),
-                file: model.file.clone(),
-                source,
-            })?;
+        let plan_error = |source| ModelError::Plan {
+            model: model.name.clone(),
+            file: model.file.clone(),
+            source,
+        };
+        let df = ctx.sql(&model.sql).await.map_err(plan_error)?;
+        if model.view {
+            return define_view(ctx, model, df).map_err(plan_error);
+        }
         let written = sink
             .materialize(model, df)
             .await
@@ -176,11 +184,7 @@ async fn run_one(ctx: &SessionContext, model: &Model, sink: &dyn ModelSink) -> M
             ParquetReadOptions::default(),
         )
         .await
-        .map_err(|source| ModelError::Plan {
-            model: model.name.clone(),
-            file: model.file.clone(),
-            source,
-        })?;
+        .map_err(plan_error)?;
         Ok(written)
     }
     .await;
@@ -189,4 +193,27 @@ async fn run_one(ctx: &SessionContext, model: &Model, sink: &dyn ModelSink) -> M
         result,
         elapsed: start.elapsed(),
     }
+}
+
+/// Registers a view model: its (unoptimised) plan becomes a table whose scans the readers'
+/// planning replaces with the plan itself, so its columns and filters are pruned per reader.
+fn define_view(
+    ctx: &SessionContext,
+    model: &Model,
+    df: DataFrame,
+) -> Result<Materialized, datafusion::error::DataFusionError> {
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let (_, plan) = df.into_parts();
+    let view = ViewTable::new(plan, Some(model.sql.clone()));
+    // A re-run in the same session (`beacon show`) replaces the earlier definition.
+    ctx.deregister_table(model.name.as_str())?;
+    ctx.register_table(model.name.as_str(), Arc::new(view))?;
+    Ok(Materialized {
+        table_url: String::new(),
+        rows: 0,
+        bytes: 0,
+        files: Vec::new(),
+        schema,
+        view: true,
+    })
 }

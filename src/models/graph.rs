@@ -26,6 +26,8 @@ pub struct Model {
     pub model_deps: Vec<String>,
     /// Sources this one reads (sorted).
     pub source_deps: Vec<String>,
+    /// Planned inside the models that read it instead of written (the pipeline's `views:`).
+    pub view: bool,
 }
 
 /// A file after rendering and parsing, before its references are checked.
@@ -164,6 +166,7 @@ impl ModelGraph {
                     sql: query.sql.clone(),
                     model_deps: model_deps.into_iter().collect(),
                     source_deps: source_deps.into_iter().collect(),
+                    view: false,
                 },
             );
         }

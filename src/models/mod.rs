@@ -72,6 +72,14 @@ pub enum ModelError {
         name: String,
         suggestion: Option<String>,
     },
+    #[error("{}{}: views[{index}]: {message}", file.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    View {
+        /// The pipeline file.
+        file: PathBuf,
+        line: Option<usize>,
+        index: usize,
+        message: String,
+    },
     #[error("{}{}: model `{model}`: {message}", file.display(), span_suffix(span))]
     Invalid {
         model: String,

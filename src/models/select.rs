@@ -141,6 +141,7 @@ mod tests {
             sql: String::new(),
             model_deps: deps.iter().map(|d| d.to_string()).collect(),
             source_deps: Vec::new(),
+            view: false,
         }
     }
 

@@ -26,6 +26,10 @@ pub struct WriteOptions {
     pub zstd_level: i32,
     /// Files are named `<file_stem>-NNNNN.parquet` (publishing puts the run id in the stem).
     pub file_stem: String,
+    /// Each output partition of the query is encoded by a task of its own into files of its own
+    /// (`<file_stem>-pPPP-NNNNN.parquet`), so that encoding uses every core; the rows' order across
+    /// files then varies between runs. Off for published tables (one ordered stream).
+    pub per_partition: bool,
 }
 
 impl Default for WriteOptions {
@@ -35,6 +39,7 @@ impl Default for WriteOptions {
             max_rows_per_file: 16 << 20,
             zstd_level: 3,
             file_stem: "part".to_string(),
+            per_partition: false,
         }
     }
 }
@@ -43,11 +48,13 @@ impl WriteOptions {
     /// For tables only Beacon reads back (unpublished models in the work folder): zstd level 1
     /// (encoding is on the critical path of every model; the files are scratch) and row groups of
     /// 128Ki rows, so that a scan of a table of a few hundred thousand rows is split between the
-    /// cores instead of one partition reading its single row group.
+    /// cores instead of one partition reading its single row group; each partition of the query
+    /// is encoded in parallel ([`WriteOptions::per_partition`]).
     pub fn scratch() -> Self {
         WriteOptions {
             row_group_rows: 128 << 10,
             zstd_level: 1,
+            per_partition: true,
             ..WriteOptions::default()
         }
     }
@@ -107,22 +114,105 @@ pub async fn write_dataframe(
     opts: &WriteOptions,
 ) -> Result<WrittenTable, WriteError> {
     let location = dir.display.clone();
-    let stream = df
-        .execute_stream()
-        .await
-        .map_err(|source| WriteError::Query {
-            location: location.clone(),
-            source,
-        })?;
-    write_stream(stream, dir, opts).await
+    let query_error = |source| WriteError::Query {
+        location: location.clone(),
+        source,
+    };
+    if !opts.per_partition {
+        let stream = df.execute_stream().await.map_err(query_error)?;
+        return write_stream(stream, dir, opts).await;
+    }
+    let streams = df.execute_stream_partitioned().await.map_err(query_error)?;
+    let schema = streams
+        .first()
+        .map(|s| s.schema())
+        .unwrap_or_else(|| std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, stream) in streams.into_iter().enumerate() {
+        let dir = dir.clone();
+        let opts = WriteOptions {
+            file_stem: format!("{}-p{i:03}", opts.file_stem),
+            ..opts.clone()
+        };
+        tasks.spawn(async move { (i, write_stream_rows(stream, &dir, &opts).await) });
+    }
+    let mut parts = Vec::new();
+    let mut failed = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((i, Ok(files))) => parts.push((i, files)),
+            Ok((_, Err(e))) => {
+                failed.get_or_insert(e);
+            }
+            Err(e) => {
+                failed.get_or_insert(WriteError::Query {
+                    location: location.clone(),
+                    source: datafusion::error::DataFusionError::External(Box::new(e)),
+                });
+            }
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    parts.sort_by_key(|(i, _)| *i);
+    let mut files: Vec<WrittenFile> = parts.into_iter().flat_map(|(_, f)| f).collect();
+    if files.is_empty() {
+        // No rows at all: one file that carries the schema.
+        let empty = Box::pin(
+            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                schema.clone(),
+                futures::stream::empty(),
+            ),
+        );
+        return write_stream(empty, dir, opts).await;
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let rows = files.iter().map(|f| f.rows).sum();
+    let bytes = files.iter().map(|f| f.bytes).sum();
+    Ok(WrittenTable {
+        files,
+        rows,
+        bytes,
+        schema,
+    })
 }
 
 /// Writes a stream of batches under `dir` as `<file_stem>-NNNNN.parquet`.
 pub async fn write_stream(
-    mut stream: SendableRecordBatchStream,
+    stream: SendableRecordBatchStream,
     dir: &Location,
     opts: &WriteOptions,
 ) -> Result<WrittenTable, WriteError> {
+    let schema = stream.schema();
+    let files = write_files(stream, dir, opts, true).await?;
+    let rows = files.iter().map(|f| f.rows).sum();
+    let bytes = files.iter().map(|f| f.bytes).sum();
+    Ok(WrittenTable {
+        files,
+        rows,
+        bytes,
+        schema,
+    })
+}
+
+/// The files of a stream's rows (none for a stream without rows).
+async fn write_stream_rows(
+    stream: SendableRecordBatchStream,
+    dir: &Location,
+    opts: &WriteOptions,
+) -> Result<Vec<WrittenFile>, WriteError> {
+    write_files(stream, dir, opts, false).await
+}
+
+/// Writes the batches of `stream`, rolling over files at `max_rows_per_file`; `always`: one file
+/// even without rows.
+async fn write_files(
+    mut stream: SendableRecordBatchStream,
+    dir: &Location,
+    opts: &WriteOptions,
+    always: bool,
+) -> Result<Vec<WrittenFile>, WriteError> {
     let schema = stream.schema();
     let props = properties(opts);
     let mut files = Vec::new();
@@ -168,20 +258,13 @@ pub async fn write_stream(
             }
         }
     }
-    if writer.is_none() && files.is_empty() {
+    if always && writer.is_none() && files.is_empty() {
         writer = Some(open(0)?);
     }
     if let Some(done) = writer.take() {
         files.push(finish(done, dir).await?);
     }
-    let rows = files.iter().map(|f| f.rows).sum();
-    let bytes = files.iter().map(|f| f.bytes).sum();
-    Ok(WrittenTable {
-        files,
-        rows,
-        bytes,
-        schema,
-    })
+    Ok(files)
 }
 
 async fn finish(

@@ -44,6 +44,8 @@ pub struct ModelEntry {
     pub layer: String,
     pub file: String,
     pub published: bool,
+    /// `table` (written as Parquet) or `view` (planned inside its readers).
+    pub materialized: &'static str,
     pub depends_on_models: Vec<String>,
     pub depends_on_sources: Vec<String>,
     /// The columns it wrote in this run (absent when this run did not build it).
@@ -102,6 +104,7 @@ pub fn pipeline_manifest(
             layer: m.layer.clone(),
             file: m.file.display().to_string(),
             published: pipeline.publish.contains(&m.name),
+            materialized: if m.view { "view" } else { "table" },
             depends_on_models: m.model_deps.clone(),
             depends_on_sources: m.source_deps.clone(),
             columns: results

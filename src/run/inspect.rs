@@ -372,6 +372,7 @@ impl ModelSink for ScratchSink {
                 bytes: table.bytes,
                 files: table.files.iter().map(|f| f.path.clone()).collect(),
                 schema: table.schema.clone(),
+                view: false,
             })
         })
     }

@@ -201,7 +201,52 @@ pub fn plan_partial(pipeline: &Pipeline, run_date: NaiveDate) -> (ModelGraph, Ve
             });
         }
     }
+    let mut graph = graph;
+    mark_views(pipeline, &mut graph, &known, &mut errors);
     (graph, errors)
+}
+
+/// Marks the models `views:` selects as views; a name that is no model, or a selector that
+/// selects a published model, is a problem of the pipeline file.
+fn mark_views(
+    pipeline: &Pipeline,
+    graph: &mut ModelGraph,
+    known: &BTreeSet<String>,
+    errors: &mut Vec<ModelError>,
+) {
+    let mut views = BTreeSet::new();
+    for (index, v) in pipeline.views.iter().enumerate() {
+        let problem = |message: String| ModelError::View {
+            file: pipeline.file.clone(),
+            line: v.line,
+            index,
+            message,
+        };
+        if v.selector.trim().is_empty() {
+            errors.push(problem("an empty selector selects no model".to_string()));
+            continue;
+        }
+        match select::select(graph, std::slice::from_ref(&v.selector), &[]) {
+            Ok(chosen) => {
+                for name in &chosen {
+                    if pipeline.publish.contains(name) {
+                        errors.push(problem(format!(
+                            "`{name}` is published, and a published model is written as a table: take it out of `views:` or `publish:`"
+                        )));
+                    }
+                }
+                views.extend(chosen);
+            }
+            // A model with a problem of its own is already reported; a glob may match nothing
+            // (`stg_*` in a project without staging models).
+            Err(_) if known.contains(v.selector.trim()) => {}
+            Err(_) if v.selector.contains(['*', '?', '[']) => {}
+            Err(e) => errors.extend(e.into_iter().map(|e| problem(e.to_string()))),
+        }
+    }
+    for m in &mut graph.models {
+        m.view = views.contains(&m.name);
+    }
 }
 
 fn new_run_id() -> String {
@@ -323,6 +368,12 @@ pub async fn run(
                 state::stored_tables(previous_manifest.as_ref(), &output, previous_state.as_ref())
             }
         };
+        // A view is defined again by every run that needs it (an earlier run may have stored it
+        // as a table before it became a view).
+        let stored: BTreeMap<String, state::Stored> = stored
+            .into_iter()
+            .filter(|(name, _)| !graph.get(name).is_some_and(|m| m.view))
+            .collect();
         let (to_run, reused): (BTreeSet<String>, BTreeMap<String, state::Stored>) =
             if resuming.is_some() {
                 let to_run = graph
@@ -485,7 +536,7 @@ pub async fn run(
                         continue;
                     }
                     if to_run.contains(&m.name) {
-                        if results.models.iter().any(|r| r.name == m.name) {
+                        if results.models.iter().any(|r| r.name == m.name && !r.view) {
                             next.models
                                 .insert(m.name.clone(), work.child(&m.name).table_url());
                         }
@@ -566,7 +617,12 @@ pub async fn run(
                     failed.sources.entry(name.clone()).or_insert(st.clone());
                 }
                 let staged: BTreeMap<String, WrittenTable> = sink.take().into_iter().collect();
-                for r in results.models.iter().filter(|r| r.status == Status::Success) {
+                // A view has nothing to keep: it is defined again.
+                for r in results
+                    .models
+                    .iter()
+                    .filter(|r| r.status == Status::Success && !r.view)
+                {
                     let done = match staged.get(&r.name) {
                         Some(t) => state::DoneModel {
                             table_url: publisher.staging(&r.name).table_url(),
@@ -1117,6 +1173,7 @@ impl ModelSink for RunSink {
                 bytes: table.bytes,
                 files: table.files.iter().map(|f| f.path.clone()).collect(),
                 schema: table.schema.clone(),
+                view: false,
             };
             if is_published {
                 self.written

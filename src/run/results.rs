@@ -161,6 +161,9 @@ pub struct ModelResult {
     pub rows: u64,
     pub bytes: u64,
     pub seconds: f64,
+    /// Planned inside its readers (`views:`): nothing written, `rows` and `bytes` are 0.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub view: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The columns written (for the pipeline manifest, not in run_results.json).
@@ -184,6 +187,7 @@ impl ModelResult {
             rows: m.rows,
             bytes: m.bytes,
             seconds: elapsed.as_secs_f64(),
+            view: m.view,
             error: None,
             columns: crate::publish::schema_info(&m.schema),
         }
@@ -209,6 +213,7 @@ impl ModelResult {
             rows: 0,
             bytes: 0,
             seconds: elapsed.as_secs_f64(),
+            view: false,
             error: Some(error.to_string()),
             columns: Vec::new(),
         }

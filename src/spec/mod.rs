@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 pub use checks::{test_name, DataTest, ModelChecks, Severity, TestKind};
 pub use validate::{
     parse_byte_size, parse_duration, EngineSpec, Incremental, JoinStrategy, LineageSpec,
-    MemoryPoolKind, Pipeline, Retention, Source, VarValue, DEFAULT_MODEL_CONCURRENCY,
+    MemoryPoolKind, Pipeline, Retention, Source, VarValue, ViewSelector, DEFAULT_MODEL_CONCURRENCY,
 };
 
 /// A problem found in a pipeline file, with where it is.
@@ -182,6 +182,9 @@ pub fn parse_str(
         }
         invalid(problems)
     })?;
+    for (i, v) in pipeline.views.iter_mut().enumerate() {
+        v.line = locate::locate(&text, &format!("views[{i}]")).map(|(l, _)| l);
+    }
     // Checks are reported by line later (validate, test runs): find where each is declared.
     for c in &mut pipeline.checks {
         c.line = locate::locate(&text, &format!("checks.{}", c.model)).map(|(l, _)| l);

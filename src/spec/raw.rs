@@ -51,6 +51,10 @@ pub struct RawPipeline {
     /// Models written to `output`.
     #[serde(default)]
     pub publish: Vec<String>,
+    /// Models that are not written anywhere: each is planned inside the models that read it, like
+    /// a SQL view (selectors as for `--select`, e.g. `stg_*`). Published models are tables.
+    #[serde(default)]
+    pub views: Vec<String>,
     /// Largest share of rejected rows a source may have before the run fails (default 0.01).
     #[serde(default)]
     pub max_rejected_share: Option<f64>,

@@ -12,6 +12,13 @@ use std::time::Duration;
 /// Default share of rejected rows above which a source fails the run.
 pub const DEFAULT_MAX_REJECTED_SHARE: f64 = 0.01;
 
+/// One entry of `views:`: a model selector (as for `--select`), with the line it is on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewSelector {
+    pub selector: String,
+    pub line: Option<usize>,
+}
+
 /// How many models run at a time unless `model_concurrency:` says otherwise.
 pub const DEFAULT_MODEL_CONCURRENCY: usize = 2;
 
@@ -69,6 +76,9 @@ pub struct Pipeline {
     /// same-named model (see [`Pipeline::model_folders`]).
     pub model_overlays: Vec<PathBuf>,
     pub publish: Vec<String>,
+    /// Selectors of the models planned inside their readers instead of written (`views:`); the
+    /// graph resolves them ([`crate::run::plan`]).
+    pub views: Vec<ViewSelector>,
     pub sources: Vec<Source>,
     pub vars: BTreeMap<String, VarValue>,
     /// Timeouts, retries and the run lock of object-store access.
@@ -436,6 +446,14 @@ pub(crate) fn validate(
             .unwrap_or_default(),
         model_overlays: model_folders.iter().skip(1).map(|d| resolve(d)).collect(),
         publish: raw.publish,
+        views: raw
+            .views
+            .into_iter()
+            .map(|selector| ViewSelector {
+                selector,
+                line: None,
+            })
+            .collect(),
         sources,
         vars,
         checks,

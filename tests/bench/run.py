@@ -280,6 +280,15 @@ class Beacon:
 # Verification (in this process, not measured)
 
 
+def shipped_views(models: list[str]) -> list[str]:
+    """The shipped pipeline's `views:` entries that apply to `models` (globs, and the names among
+    them): a run on a subset of the models keeps the shipped materializations."""
+    import yaml
+
+    views = yaml.safe_load(PIPELINE.read_text(encoding="utf-8")).get("views") or []
+    return [v for v in views if any(c in v for c in "*?[") or v in models]
+
+
 def compare_tables(beacon_glob: str, peer_file: str, keys: list[str]) -> dict:
     """Row counts and every value of a peer's table against Beacon's (floats to 1e-9 relative)."""
     import duckdb
@@ -419,7 +428,7 @@ def bench_size(args, beacon: Beacon, leads: int) -> dict:
                 empty.mkdir(parents=True, exist_ok=True)
                 step("beacon/load", lambda: beacon.run(
                     f"beacon-load-{i}", logs, b_raw, root / "beacon" / "out-load", data,
-                    [f"models={empty}", "publish=[]"]))
+                    [f"models={empty}", "publish=[]", "views=[]"]))
             if "duckdb" in engines:
                 step("duckdb/load", lambda: measure(
                     f"duckdb-load-{i}", peer_cmd("duckdb_load.py", "--sources", str(data),
@@ -438,7 +447,8 @@ def bench_size(args, beacon: Beacon, leads: int) -> dict:
                 raise SystemExit("the cohorts step reads the raw zone of Beacon's load step: "
                                  "include the load step (and the beacon engine)")
             if "beacon" in engines:
-                sets = [f"models={models_dir}", "publish=[" + ", ".join(MARTS) + "]"]
+                sets = [f"models={models_dir}", "publish=[" + ", ".join(MARTS) + "]",
+                        "views=[" + ", ".join(shipped_views(cohort_models)) + "]"]
                 for s in all_sources:
                     if s in cohort_sources:
                         sets += [f"sources.{s}.location={b_raw}/{s}/run_date={RUN_DATE}",

@@ -17,3 +17,4 @@ mod s3;
 mod s3env;
 mod scheduling;
 mod scoring;
+mod views;
