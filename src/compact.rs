@@ -13,8 +13,13 @@
 //! `int_lead_holdout_scores` asked the pool for 18.4 GB for one batch of four columns. Sort-merge
 //! joins' string columns point into their inputs' buffers like hash joins'.
 //!
+//! At 10M leads a sort of `int_lead_holdout_scores` (after a scalar subquery's cross join and a
+//! filter) asked for 10.7 GB for one batch under a 2 GiB limit: what a sort buffers is now compacted
+//! whatever produced it.
+//!
 //! [`CompactRule`], a physical optimizer rule the engine appends to DataFusion's, puts a
-//! [`CompactExec`] on top of every aggregation, join and window aggregation. It copies a column into buffers of
+//! [`CompactExec`] on top of every aggregation, join (hash, sort-merge, cross, nested loop) and
+//! window aggregation, and below every sort. It copies a column into buffers of
 //! its own only when the column holds more than twice the bytes its rows use (and 256 KiB more):
 //! a copy of the rows' real bytes, cheap next to the sort or join it saves.
 
@@ -28,7 +33,10 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::AggregateExec;
-use datafusion::physical_plan::joins::{HashJoinExec, SortMergeJoinExec};
+use datafusion::physical_plan::joins::{
+    CrossJoinExec, HashJoinExec, NestedLoopJoinExec, SortMergeJoinExec,
+};
+use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::windows::{BoundedWindowAggExec, WindowAggExec};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
@@ -50,9 +58,30 @@ impl PhysicalOptimizerRule for CompactRule {
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         plan.transform_up(|node| {
+            // What a sort buffers is compacted first, whatever produced it (a scan's string
+            // columns share their page's buffers; a filter keeps them for the rows it drops).
+            let mut changed = false;
+            let node = match node.downcast_ref::<SortExec>() {
+                Some(_) => {
+                    let input = Arc::clone(node.children()[0]);
+                    if input.downcast_ref::<CompactExec>().is_some() {
+                        node
+                    } else {
+                        changed = true;
+                        let compact = Arc::new(CompactExec::new(input)) as Arc<dyn ExecutionPlan>;
+                        datafusion::physical_plan::execution_plan::replace_children_if_necessary(
+                            node,
+                            vec![compact],
+                        )?
+                    }
+                }
+                None => node,
+            };
             let emits_shared = node.downcast_ref::<AggregateExec>().is_some()
                 || node.downcast_ref::<HashJoinExec>().is_some()
                 || node.downcast_ref::<SortMergeJoinExec>().is_some()
+                || node.downcast_ref::<CrossJoinExec>().is_some()
+                || node.downcast_ref::<NestedLoopJoinExec>().is_some()
                 || node.downcast_ref::<WindowAggExec>().is_some()
                 || node.downcast_ref::<BoundedWindowAggExec>().is_some();
             if emits_shared {
@@ -60,7 +89,8 @@ impl PhysicalOptimizerRule for CompactRule {
                     Arc::new(CompactExec::new(node)) as Arc<dyn ExecutionPlan>
                 ))
             } else {
-                Ok(Transformed::no(node))
+                // A parent takes a changed child only when it is marked as changed.
+                Ok(Transformed::new_transformed(node, changed))
             }
         })
         .data()
@@ -255,6 +285,33 @@ mod tests {
             .indent(false)
             .to_string();
         let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        let sorted = ctx
+            .sql("SELECT v FROM generate_series(1, 100000) AS a(v) WHERE v % 5 = 0 ORDER BY v DESC")
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let sorted = datafusion::physical_plan::displayable(sorted.as_ref())
+            .indent(false)
+            .to_string();
+        for plan in [&text, &sorted] {
+            let plan_lines: Vec<&str> = plan.lines().map(str::trim).collect();
+            assert!(
+                plan_lines.iter().any(|l| l.starts_with("SortExec")),
+                "{plan}"
+            );
+            for (at, line) in plan_lines.iter().enumerate() {
+                if line.starts_with("SortExec") {
+                    assert!(
+                        plan_lines
+                            .get(at + 1)
+                            .is_some_and(|l| l.starts_with("CompactExec")),
+                        "a SortExec without a CompactExec below it:\n{plan}"
+                    );
+                }
+            }
+        }
         for op in ["WindowAggExec", "BoundedWindowAggExec", "SortMergeJoin"] {
             let at = lines
                 .iter()

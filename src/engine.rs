@@ -42,6 +42,8 @@ pub struct EngineOptions {
     /// Parallelism of plans (default: the number of cores). On a cluster: the number of
     /// partitions of each stage, best the sum of the executors' task slots.
     pub target_partitions: Option<usize>,
+    /// Rows per batch (default: DataFusion's).
+    pub batch_size: Option<usize>,
     /// Where the plans run.
     pub engine: EngineSpec,
     /// Hash joins (default) or sort-merge joins, which spill.
@@ -57,6 +59,7 @@ impl EngineOptions {
             memory_limit: pipeline.memory_limit,
             spill_dir: pipeline.spill_dir.clone(),
             target_partitions: pipeline.target_partitions,
+            batch_size: pipeline.batch_size,
             engine: pipeline.engine.clone(),
             join_strategy: pipeline.join_strategy,
             memory_pool: pipeline.memory_pool,
@@ -97,7 +100,11 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
             .map(NonZeroUsize::get)
             .unwrap_or(2)
     });
-    let config = SessionConfig::new()
+    let mut config = SessionConfig::new();
+    if let Some(rows) = opts.batch_size {
+        config = config.with_batch_size(rows);
+    }
+    let config = config
         .with_target_partitions(partitions)
         .with_information_schema(true)
         // Keep source locations in plans so that errors name the line and column of the SQL.
@@ -247,6 +254,19 @@ mod tests {
         datafusion::arrow::util::pretty::pretty_format_batches(&batches)
             .unwrap()
             .to_string()
+    }
+
+    #[test]
+    fn batch_size_is_the_sessions_when_set() {
+        let storage = Storage::new(std::path::Path::new("/"));
+        let default = session(&EngineOptions::default(), &storage).unwrap();
+        assert_eq!(default.copied_config().batch_size(), 8192);
+        let opts = EngineOptions {
+            batch_size: Some(2048),
+            ..EngineOptions::default()
+        };
+        let small = session(&opts, &storage).unwrap();
+        assert_eq!(small.copied_config().batch_size(), 2048);
     }
 
     #[tokio::test]

@@ -45,45 +45,6 @@ WITH leads AS (
     SELECT * FROM int_leads_as_of
 ),
 
-campaign_touches AS (
-    SELECT
-        leads.lead_id,
-        count(*) AS touches,
-        sum(CASE
-            WHEN members.has_responded
-             AND coalesce(CAST(members.first_responded_date AS TIMESTAMP), members.created_at)
-                 < leads.features_as_of
-            THEN 1 ELSE 0
-        END)     AS responses
-    FROM leads
-    JOIN stg_campaign_members AS members
-        ON members.lead_id = leads.lead_id
-    WHERE members.created_at < leads.features_as_of
-    GROUP BY leads.lead_id
-),
-
-answers_ranked AS (
-    -- the latest answers before features_as_of, in one sorted pass: with the captures in (lead_id,
-    -- latest first, tie-breakers) order, a capture whose previous row belongs to another lead is its
-    -- lead's latest (the row that row_number() OVER (PARTITION BY lead_id ORDER BY ...) = 1 picks;
-    -- DataFusion evaluates a window with one partition per lead many times slower)
-    SELECT
-        answers.*,
-        lag(answers.lead_id) OVER (
-            ORDER BY answers.lead_id, answers.captured_at DESC, answers.need, answers.budget_usd,
-                     answers.authority, answers.timeline_days, answers.product_interest,
-                     answers.self_service_ok
-        ) AS previous_lead_id
-    FROM stg_lead_qualification_history AS answers
-    JOIN leads
-        ON leads.lead_id = answers.lead_id
-    WHERE answers.captured_at < leads.features_as_of
-),
-
-answers AS (
-    SELECT * FROM answers_ranked WHERE previous_lead_id IS DISTINCT FROM lead_id
-),
-
 all_sizes_deal AS (
     SELECT typical_acv FROM int_typical_deal_size WHERE employee_band = 'ALL'
 ),
@@ -123,9 +84,9 @@ facts AS (
                  <= {{ run_date }}
         END                                                         AS outcome_known
     FROM leads
-    LEFT JOIN campaign_touches
+    LEFT JOIN int_lead_campaign_touches AS campaign_touches
         ON campaign_touches.lead_id = leads.lead_id
-    LEFT JOIN answers
+    LEFT JOIN int_lead_answers AS answers
         ON answers.lead_id = leads.lead_id
     LEFT JOIN int_typical_deal_size AS size_deal
         ON size_deal.employee_band = leads.employee_band

@@ -30,6 +30,33 @@ scored AS (
         CASE WHEN outcome THEN 1 ELSE 0 END                             AS actual
     FROM int_lead_features
     WHERE sample = 'holdout'
+),
+
+ranked AS (
+    -- streaming windows only (row_number, rank and a running count over one sorted pass each): an
+    -- ntile() or a count(*) OVER (PARTITION BY ...) gathers the whole holdout into one batch, which a
+    -- sort then cannot spill (at 10M leads it asked a 2 GiB pool for 10.7 GB at once)
+    SELECT
+        lead_id,
+        created_date,
+        predicted,
+        actual,
+        row_number() OVER (ORDER BY predicted, lead_id) - 1             AS position,
+        row_number() OVER (ORDER BY predicted DESC, lead_id)            AS position_from_top,
+        rank() OVER (ORDER BY predicted)                                AS first_rank,
+        count(*) OVER (ORDER BY predicted
+                       RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS last_rank
+    FROM scored
+),
+
+holdout_size AS (
+    -- ntile(10) over n rows: the first n % 10 deciles hold n / 10 + 1 rows, the others n / 10
+    SELECT
+        count(*) / 10                   AS base,
+        count(*) % 10                   AS remainder,
+        (count(*) % 10) * (count(*) / 10 + 1) AS large_rows
+    FROM int_lead_features
+    WHERE sample = 'holdout'
 )
 
 SELECT
@@ -37,8 +64,14 @@ SELECT
     created_date,
     predicted,
     actual,
-    ntile(10) OVER (ORDER BY predicted, lead_id)                        AS decile,
-    ntile(10) OVER (ORDER BY predicted DESC, lead_id) = 1               AS is_top_decile,
-    CAST(rank() OVER (ORDER BY predicted) AS DOUBLE)
-        + (CAST(count(*) OVER (PARTITION BY predicted) AS DOUBLE) - 1) / 2.0  AS avg_rank
-FROM scored
+    arrow_cast(CASE
+        WHEN position < holdout_size.large_rows THEN position / (holdout_size.base + 1) + 1
+        ELSE holdout_size.remainder + (position - holdout_size.large_rows) / NULLIF(holdout_size.base, 0) + 1
+    END, 'UInt64')                                                      AS decile,
+    -- ntile(10) from the top = 1: the first decile's rows, n / 10 rounded up
+    position_from_top <= holdout_size.base + CASE WHEN holdout_size.remainder > 0 THEN 1 ELSE 0 END
+                                                                        AS is_top_decile,
+    -- ties share the average of the ranks they span: (first + last) / 2
+    (CAST(first_rank AS DOUBLE) + CAST(last_rank AS DOUBLE)) / 2.0      AS avg_rank
+FROM ranked
+CROSS JOIN holdout_size

@@ -36,6 +36,7 @@ use chrono::NaiveDate;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::future::BoxFuture;
+use futures::StreamExt;
 use state::WorkState;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -706,6 +707,9 @@ fn models_to_run(
     to_run
 }
 
+/// How many sources load at a time.
+const SOURCE_CONCURRENCY: usize = 2;
+
 /// What the stages of one run share.
 struct Stage<'a> {
     pipeline: &'a Pipeline,
@@ -734,12 +738,25 @@ impl Stage<'_> {
         states: &mut BTreeMap<String, SourceState>,
     ) -> Result<(), RunError> {
         let mut available: BTreeSet<String> = BTreeSet::new();
-        for (source, loc) in inputs {
-            if let Some(st) = self.load_source(source, loc, results).await? {
+        // Sources load SOURCE_CONCURRENCY at a time (each one's parsing and encoding already use
+        // two threads; a second source fills what one leaves idle), reported in pipeline order.
+        let run_date = results.run_date;
+        let load_started = Instant::now();
+        let mut loads = futures::stream::iter(inputs.into_iter().map(|(source, loc)| async move {
+            let mut reported = None;
+            let loaded = self.load_source(source, loc, run_date, &mut reported).await;
+            (source, loaded, reported)
+        }))
+        .buffered(SOURCE_CONCURRENCY);
+        while let Some((source, loaded, reported)) = loads.next().await {
+            results.sources.extend(reported);
+            if let Some(st) = loaded? {
                 states.insert(source.contract.name.clone(), st);
             }
             available.insert(source.contract.name.clone());
+            results.load_seconds = load_started.elapsed().as_secs_f64();
         }
+        drop(loads);
         // Resuming: the sources the failed run loaded are still in the raw zone.
         for (name, st) in preloaded {
             self.ctx
@@ -847,9 +864,10 @@ impl Stage<'_> {
         &self,
         source: &crate::spec::Source,
         loc: Location,
-        results: &mut RunResults,
+        run_date: NaiveDate,
+        reported: &mut Option<SourceResult>,
     ) -> Result<Option<SourceState>, RunError> {
-        let date = format!("run_date={}", results.run_date.format("%Y-%m-%d"));
+        let date = format!("run_date={}", run_date.format("%Y-%m-%d"));
         let name = source.contract.name.clone();
         (self.observer)(RunEvent::SourceStarted {
             source: name.clone(),
@@ -877,9 +895,7 @@ impl Stage<'_> {
         if files.is_empty() {
             let schema = load::empty_batch_schema(&source.contract);
             crate::models::plan::register_empty(self.ctx, &name, schema)?;
-            results
-                .sources
-                .push(SourceResult::missing_optional(&name, &loc.display));
+            *reported = Some(SourceResult::missing_optional(&name, &loc.display));
             (self.observer)(RunEvent::SourceLoaded {
                 source: name,
                 rows: 0,
@@ -925,7 +941,7 @@ impl Stage<'_> {
         let report = match report {
             Ok(r) => r,
             Err(error) => {
-                results.sources.push(SourceResult::failed(
+                *reported = Some(SourceResult::failed(
                     &name,
                     &loc.display,
                     &error.to_string(),
@@ -966,7 +982,7 @@ impl Stage<'_> {
                 ParquetReadOptions::default(),
             )
             .await?;
-        results.sources.push(result);
+        *reported = Some(result);
         (self.observer)(RunEvent::SourceLoaded {
             source: name,
             rows: state.rows,

@@ -26,6 +26,9 @@ pub struct RunResults {
     pub status: Status,
     pub started_at: String,
     pub elapsed_seconds: f64,
+    /// Wall time of the load stage (sources load two at a time, so this is less than the sum of
+    /// their `seconds`).
+    pub load_seconds: f64,
     pub beacon_version: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -58,6 +61,7 @@ impl RunResults {
             status: Status::Running,
             started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             elapsed_seconds: 0.0,
+            load_seconds: 0.0,
             beacon_version: env!("CARGO_PKG_VERSION").to_string(),
             error: None,
             selected: None,

@@ -27,6 +27,10 @@ pub struct RawPipeline {
     /// Parallelism of query plans (default: number of cores).
     #[serde(default)]
     pub target_partitions: Option<usize>,
+    /// Rows per batch inside queries (DataFusion's batch_size, default 8192). Smaller batches
+    /// lower what a sort's merge of many spill files holds (one batch per file).
+    #[serde(default)]
+    pub batch_size: Option<usize>,
     /// `hash` (default: fastest, but a hash join's build side cannot spill) or `sort_merge`
     /// (joins sort both sides and spill: for runs larger than the memory pool).
     #[serde(default)]

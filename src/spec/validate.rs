@@ -57,6 +57,8 @@ pub struct Pipeline {
     pub memory_limit: Option<u64>,
     pub spill_dir: Option<PathBuf>,
     pub target_partitions: Option<usize>,
+    /// Rows per batch inside queries (`batch_size:`; default: DataFusion's 8192).
+    pub batch_size: Option<usize>,
     /// How joins are executed (`join_strategy:`).
     pub join_strategy: JoinStrategy,
     /// How the memory pool shares itself out (`memory_pool:`).
@@ -289,6 +291,9 @@ pub(crate) fn validate(
             }
         },
     };
+    if raw.batch_size == Some(0) {
+        problems.push(Problem::at("batch_size", "must be at least 1"));
+    }
     if raw.target_partitions == Some(0) {
         problems.push(Problem::at("target_partitions", "must be at least 1"));
     }
@@ -431,6 +436,7 @@ pub(crate) fn validate(
         memory_limit,
         spill_dir: raw.spill_dir.as_deref().map(resolve),
         target_partitions: raw.target_partitions,
+        batch_size: raw.batch_size,
         join_strategy,
         memory_pool,
         model_concurrency: raw.model_concurrency.unwrap_or(DEFAULT_MODEL_CONCURRENCY),

@@ -261,7 +261,8 @@ class Beacon:
         m = measure(name, cmd, logdir, env, self.timeout)
         if results.exists():
             r = json.loads(results.read_text())
-            src_s = sum(s.get("seconds", 0.0) for s in r["sources"])
+            # the load stage's wall time (sources load two at a time); older results: the sum
+            src_s = r.get("load_seconds") or sum(s.get("seconds", 0.0) for s in r["sources"])
             m.extra = {
                 "status": r.get("status"),
                 "error": r.get("error"),
