@@ -75,14 +75,23 @@ calibrated AS (
     FROM scored
 ),
 
+reference AS (
+    -- the leads with a known outcome, counted apart: a sum(...) OVER () would gather every scored
+    -- lead into one batch that no memory limit covers (10 GB at 10M leads)
+    SELECT count(*) AS reference_leads
+    FROM int_lead_features
+    WHERE outcome_known
+),
+
 percentiles AS (
     SELECT
         calibrated.*,
         sum(CASE WHEN outcome_known THEN 1 ELSE 0 END) OVER (
             ORDER BY raw_probability RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
         )                                                       AS reference_at_or_below,
-        sum(CASE WHEN outcome_known THEN 1 ELSE 0 END) OVER ()  AS reference_leads
+        reference.reference_leads
     FROM calibrated
+    CROSS JOIN reference
 ),
 
 graded AS (
