@@ -274,27 +274,28 @@ mod tests {
                    row_number() OVER (PARTITION BY a.v % 3 ORDER BY a.v) AS r \
                    FROM generate_series(1, 100000) AS a(v) \
                    JOIN generate_series(1, 100000) AS b(v) ON a.v = b.v";
-        let plan = ctx
-            .sql(sql)
-            .await
-            .unwrap()
-            .create_physical_plan()
-            .await
-            .unwrap();
-        let text = datafusion::physical_plan::displayable(plan.as_ref())
-            .indent(false)
-            .to_string();
+        let plan_of = |sql: &'static str| {
+            let ctx = ctx.clone();
+            async move {
+                let plan = ctx
+                    .sql(sql)
+                    .await
+                    .unwrap()
+                    .create_physical_plan()
+                    .await
+                    .unwrap();
+                let text = datafusion::physical_plan::displayable(plan.as_ref())
+                    .indent(false)
+                    .to_string();
+                text
+            }
+        };
+        let text = plan_of(sql).await;
         let lines: Vec<&str> = text.lines().map(str::trim).collect();
-        let sorted = ctx
-            .sql("SELECT v FROM generate_series(1, 100000) AS a(v) WHERE v % 5 = 0 ORDER BY v DESC")
-            .await
-            .unwrap()
-            .create_physical_plan()
-            .await
-            .unwrap();
-        let sorted = datafusion::physical_plan::displayable(sorted.as_ref())
-            .indent(false)
-            .to_string();
+        let sorted = plan_of(
+            "SELECT v FROM generate_series(1, 100000) AS a(v) WHERE v % 5 = 0 ORDER BY v DESC",
+        )
+        .await;
         for plan in [&text, &sorted] {
             let plan_lines: Vec<&str> = plan.lines().map(str::trim).collect();
             assert!(

@@ -78,6 +78,20 @@ pub struct WrittenTable {
     pub schema: SchemaRef,
 }
 
+impl WrittenTable {
+    /// The table of `files`, with their rows and bytes summed.
+    fn of(files: Vec<WrittenFile>, schema: SchemaRef) -> Self {
+        let rows = files.iter().map(|f| f.rows).sum();
+        let bytes = files.iter().map(|f| f.bytes).sum();
+        WrittenTable {
+            files,
+            rows,
+            bytes,
+            schema,
+        }
+    }
+}
+
 /// Errors writing Parquet.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -137,14 +151,14 @@ pub async fn write_dataframe(
             file_stem: format!("{}-p{i:03}", opts.file_stem),
             ..opts.clone()
         };
-        tasks.spawn(async move { (i, write_stream_rows(stream, &dir, &opts).await) });
+        tasks.spawn(async move { write_files(stream, &dir, &opts, false).await });
     }
-    let mut parts = Vec::new();
+    let mut files = Vec::new();
     let mut failed = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok((i, Ok(files))) => parts.push((i, files)),
-            Ok((_, Err(e))) => {
+            Ok(Ok(written)) => files.extend(written),
+            Ok(Err(e)) => {
                 failed.get_or_insert(e);
             }
             Err(e) => {
@@ -158,8 +172,6 @@ pub async fn write_dataframe(
     if let Some(e) = failed {
         return Err(e);
     }
-    parts.sort_by_key(|(i, _)| *i);
-    let mut files: Vec<WrittenFile> = parts.into_iter().flat_map(|(_, f)| f).collect();
     if files.is_empty() {
         // No rows at all: one file that carries the schema.
         let empty = Box::pin(
@@ -170,15 +182,9 @@ pub async fn write_dataframe(
         );
         return write_stream(empty, dir, opts).await;
     }
+    // Partition order, then file order (`-pPPP-NNNNN`).
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    let rows = files.iter().map(|f| f.rows).sum();
-    let bytes = files.iter().map(|f| f.bytes).sum();
-    Ok(WrittenTable {
-        files,
-        rows,
-        bytes,
-        schema,
-    })
+    Ok(WrittenTable::of(files, schema))
 }
 
 /// Writes a stream of batches under `dir` as `<file_stem>-NNNNN.parquet`.
@@ -189,23 +195,7 @@ pub async fn write_stream(
 ) -> Result<WrittenTable, WriteError> {
     let schema = stream.schema();
     let files = write_files(stream, dir, opts, true).await?;
-    let rows = files.iter().map(|f| f.rows).sum();
-    let bytes = files.iter().map(|f| f.bytes).sum();
-    Ok(WrittenTable {
-        files,
-        rows,
-        bytes,
-        schema,
-    })
-}
-
-/// The files of a stream's rows (none for a stream without rows).
-async fn write_stream_rows(
-    stream: SendableRecordBatchStream,
-    dir: &Location,
-    opts: &WriteOptions,
-) -> Result<Vec<WrittenFile>, WriteError> {
-    write_files(stream, dir, opts, false).await
+    Ok(WrittenTable::of(files, schema))
 }
 
 /// Writes the batches of `stream`, rolling over files at `max_rows_per_file`; `always`: one file
