@@ -149,7 +149,7 @@ async fn run_probe(ctx: &SessionContext) -> Result<String, DataFusionError> {
 }
 
 /// Beacon's SQL functions, as the probe uses them.
-const FUNCTIONS: &str = "`logistic_fit`, `logistic_score`, `logistic_reasons`, `logistic_contributions`, `logistic_version`, `calibration_fit`, `calibrate`";
+const FUNCTIONS: &str = "`logistic_fit`, `logistic_score`, `logistic_reasons`, `logistic_contributions`, `logistic_version`, `calibration_fit`, `calibrate`, `count_at_or_below`";
 
 /// What a failed probe means for the user.
 fn explain(e: &DataFusionError) -> String {

@@ -390,6 +390,7 @@ mod tests {
             "logistic_contributions",
             "logistic_version",
             "calibrate",
+            "count_at_or_below",
         ] {
             assert!(f.scalar_functions.contains_key(name), "{name}");
         }

@@ -6,7 +6,9 @@
 use crate::storage::Location;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::dataframe::DataFrame;
-use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::physical_plan::{
+    displayable, execute_stream, execute_stream_partitioned, SendableRecordBatchStream,
+};
 use futures::StreamExt;
 use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjPath;
@@ -14,6 +16,7 @@ use object_store::ObjectStoreExt;
 use parquet::arrow::async_writer::AsyncArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use std::sync::Arc;
 
 /// How Parquet files are laid out.
 #[derive(Debug, Clone)]
@@ -135,15 +138,22 @@ pub async fn write_dataframe(
         location: location.clone(),
         source,
     };
+    let task_ctx = Arc::new(df.task_ctx());
+    let plan = df.create_physical_plan().await.map_err(query_error)?;
+    // `BEACON_LOG=beacon=debug`: the plan each model ran, to see where its memory and time go.
+    tracing::debug!(
+        "physical plan for {location}\n{}",
+        displayable(plan.as_ref()).indent(true)
+    );
     if !opts.per_partition {
-        let stream = df.execute_stream().await.map_err(query_error)?;
+        let stream = execute_stream(plan, task_ctx).map_err(query_error)?;
         return write_stream(stream, dir, opts).await;
     }
-    let streams = df.execute_stream_partitioned().await.map_err(query_error)?;
+    let streams = execute_stream_partitioned(plan, task_ctx).map_err(query_error)?;
     let schema = streams
         .first()
         .map(|s| s.schema())
-        .unwrap_or_else(|| std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty()));
+        .unwrap_or_else(|| Arc::new(datafusion::arrow::datatypes::Schema::empty()));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, stream) in streams.into_iter().enumerate() {
         let dir = dir.clone();

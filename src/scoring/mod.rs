@@ -27,6 +27,7 @@
 //! | `logistic_version(model)` | the model's `version`, e.g. `lr-3f9c0a1b2c4d` |
 //! | `calibration_fit(probability, label [, t [, l2]])` (aggregate) | a calibration map as JSON (see [`calibration`]) |
 //! | `calibrate(calibration, probability [, t])` | the calibrated probability, Float64 |
+//! | `count_at_or_below(values, x)` | how many of the list `values` are <= `x`, Int64: a percentile without a window (see `rank_udf.rs`) |
 //!
 //! `features` is a list of one-hot tokens `key=value` (`'industry=Software'`,
 //! `'authority=economic_buyer'`), built in SQL with `make_array(...)`; NULL items and NULL or empty
@@ -87,12 +88,14 @@ mod calibration_udf;
 mod counts;
 mod logistic;
 pub mod model;
+mod rank_udf;
 mod reasons;
 #[cfg(test)]
 mod tests;
 mod udf;
 
 pub use calibration_udf::{Calibrate, CalibrationFit, DEFAULT_CALIBRATION_L2};
+pub use rank_udf::CountAtOrBelow;
 pub use udf::{LogisticApply, LogisticFit, LogisticFitAccumulator};
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
@@ -108,7 +111,7 @@ pub const MIN_COUNT: u64 = 5;
 pub const MAX_TOKENS: usize = 1024;
 
 /// Registers `logistic_fit`, `logistic_score`, `logistic_reasons`, `logistic_contributions`,
-/// `logistic_version`, `calibration_fit` and `calibrate` in the session.
+/// `logistic_version`, `calibration_fit`, `calibrate` and `count_at_or_below` in the session.
 pub fn register(ctx: &SessionContext) {
     ctx.register_udaf(AggregateUDF::from(LogisticFit::new()));
     ctx.register_udaf(AggregateUDF::from(CalibrationFit::new()));
@@ -117,4 +120,5 @@ pub fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(LogisticApply::reasons()));
     ctx.register_udf(ScalarUDF::from(LogisticApply::contributions()));
     ctx.register_udf(ScalarUDF::from(LogisticApply::version()));
+    ctx.register_udf(ScalarUDF::from(CountAtOrBelow::new()));
 }
