@@ -12,27 +12,11 @@
 -- model_version is the model's "version" ('lr-' + a hash of the coefficients), read with a regular
 -- expression (the engine has no JSON functions). Without labelled history both rows still exist (the
 -- smoothed base rate, no weights). int_lead_score_models adds each model's calibration map.
-WITH labelled AS (
-    SELECT features, outcome, sample
-    FROM int_lead_features
-    WHERE outcome_known
-),
-
-fits AS (
-    SELECT
-        'production'                                            AS model_scope,
-        logistic_fit(features, outcome, {{ var('score_l2') }})  AS model,
-        count(*)                                                AS train_rows,
-        coalesce(sum(CASE WHEN outcome THEN 1 ELSE 0 END), 0)   AS train_positives
-    FROM labelled
+WITH fits AS (
+    -- each fitted by a model of its own (see int_lead_score_fit_production)
+    SELECT model_scope, model, train_rows, train_positives FROM int_lead_score_fit_production
     UNION ALL
-    SELECT
-        'holdout'                                               AS model_scope,
-        logistic_fit(features, outcome, {{ var('score_l2') }})  AS model,
-        count(*)                                                AS train_rows,
-        coalesce(sum(CASE WHEN outcome THEN 1 ELSE 0 END), 0)   AS train_positives
-    FROM labelled
-    WHERE sample = 'train'
+    SELECT model_scope, model, train_rows, train_positives FROM int_lead_score_fit_holdout
 )
 
 SELECT
