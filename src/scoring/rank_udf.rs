@@ -102,8 +102,8 @@ fn at_or_below(sorted: &[f64], x: f64) -> i64 {
 }
 
 /// Row `row` of a list array as floats (the arguments are coerced to `List<Float64>`).
-fn list_row(list: &ListArray, row: usize) -> Result<Option<ArrayRef>> {
-    Ok(list.is_valid(row).then(|| list.value(row)))
+fn list_row(list: &ListArray, row: usize) -> Option<ArrayRef> {
+    list.is_valid(row).then(|| list.value(row))
 }
 
 impl ScalarUDFImpl for CountAtOrBelow {
@@ -148,7 +148,7 @@ impl ScalarUDFImpl for CountAtOrBelow {
         let mut out = Int64Builder::with_capacity(rows);
         match values {
             ColumnarValue::Scalar(ScalarValue::List(list)) => {
-                let sorted = match list_row(list, 0)? {
+                let sorted = match list_row(list, 0) {
                     Some(values) => Some(self.sorted_constant(as_float64_array(&values)?)),
                     None => None,
                 };
@@ -171,7 +171,7 @@ impl ScalarUDFImpl for CountAtOrBelow {
                     return exec_err!("{f}: values have {} rows, expected {rows}", lists.len());
                 }
                 for row in 0..rows {
-                    match list_row(lists, row)? {
+                    match list_row(lists, row) {
                         Some(values) if x.is_valid(row) => {
                             let sorted = sorted_values(as_float64_array(&values)?);
                             out.append_value(at_or_below(&sorted, x.value(row)));
