@@ -75,28 +75,49 @@ calibrated AS (
     FROM scored
 ),
 
-reference AS (
-    -- the raw probabilities of the leads with a known outcome, as one list: each lead's score is a
-    -- binary search in it (count_at_or_below). A running sum(...) OVER (ORDER BY raw_probability)
-    -- would sort every scored lead, all its columns, into one partition (at 10M leads the run's
-    -- largest sort and 3.5 GB of RSS); a sum(...) OVER () would gather them into one batch.
-    SELECT
-        array_agg(logistic_score((SELECT model FROM production_model), features)) AS probabilities,
-        count(*)                                                                   AS reference_leads
+reference_probabilities AS (
+    -- the production model's raw probability for every lead with a known outcome: the reference
+    -- set each lead's score is read against
+    SELECT logistic_score((SELECT model FROM production_model), features) AS probability
     FROM int_lead_features
     WHERE outcome_known
+),
+
+reference_size AS (
+    SELECT count(*) AS reference_leads FROM reference_probabilities
+),
+
+score_steps AS (
+    -- The score is round(100 * c / n), half up, with c the reference leads at or below the lead
+    -- and n all of them: in integers (200c + n) / (2n), a step function of c that rises from 0 to
+    -- 100. It rises (by `steps`) exactly at the k-th smallest reference probability, for the k
+    -- where (200k + n) / (2n) > (200(k-1) + n) / (2n): 100 steps in all, fewer distinct points
+    -- when n < 100. A lead's score is then the number of steps at or below its probability.
+    -- One sort of the reference probabilities (one column), not of every scored lead with all
+    -- its columns, and the lookup list holds 100 numbers, not n.
+    SELECT
+        ranked.probability,
+        (200 * ranked.k + size.reference_leads) / (2 * size.reference_leads)
+            - (200 * (ranked.k - 1) + size.reference_leads) / (2 * size.reference_leads) AS steps
+    FROM (
+        SELECT probability, CAST(row_number() OVER (ORDER BY probability) AS BIGINT) AS k
+        FROM reference_probabilities
+        WHERE probability IS NOT NULL
+    ) AS ranked
+    CROSS JOIN reference_size AS size
+),
+
+reference AS (
+    -- NULL when no lead has a known outcome yet: every score is then NULL
+    SELECT flatten(array_agg(array_repeat(probability, steps))) AS score_steps
+    FROM score_steps
+    WHERE steps > 0
 ),
 
 graded AS (
     SELECT
         calibrated.*,
-        -- round(100 * at_or_below / reference_leads), half up, in integers: the same number as the
-        -- float formula (a quotient of integers below 2^53 is never within rounding error of a
-        -- half it is not). Not round(...): a function whose argument holds the reference list
-        -- makes DataFusion render that list as text for every batch (the argument's field name).
-        (200 * count_at_or_below((SELECT probabilities FROM reference), raw_probability)
-            + (SELECT reference_leads FROM reference))
-        / NULLIF(2 * (SELECT reference_leads FROM reference), 0)  AS score
+        count_at_or_below((SELECT score_steps FROM reference), raw_probability) AS score
     FROM calibrated
 ),
 

@@ -5,7 +5,10 @@
 //! ROW)` gives the same number but sorts every row, with all its columns, into one partition (at
 //! 10M leads `int_lead_scores`' largest sort: the whole scored table). Here the reference is one
 //! list, usually a scalar subquery (`(SELECT array_agg(x) FROM reference_rows)`), sorted once and
-//! searched for each row: the rows stream through in their own partitions.
+//! searched for each row: the rows stream through in their own partitions. When only a rounded
+//! percentile is wanted the list can be its steps instead (`int_lead_scores`: the 100 reference
+//! values at which a 0-100 score rises), which keeps it small wherever it is copied to every row
+//! (a Ballista cluster turns the scalar subquery into a join).
 //!
 //! - `values`: any list of numbers (cast to `List<Float64>`); NULL items are not counted; a NULL
 //!   list gives NULL. The list need not be sorted.

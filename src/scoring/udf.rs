@@ -411,10 +411,18 @@ pub(super) fn list_scalar(values: ArrayRef) -> Result<ScalarValue> {
 }
 
 /// The accumulator of [`LogisticFit`]: counts per pattern, fitted once in `evaluate`.
+///
+/// Both ways out hand the counts over rather than copy them (at 10M leads they are the largest
+/// thing the run holds): `state` moves them into the partial state's arrays, `evaluate` re-writes
+/// them into the fit's design and keeps the model it returns. Rows arriving after either (a
+/// growing window frame, which would evaluate after every row) are an error, never a model of
+/// part of the rows.
 #[derive(Debug)]
 pub struct LogisticFitAccumulator {
     counts: PatternCounts,
     l2: f64,
+    /// Set once the counts are handed over: by `state` (None) or `evaluate` (its model).
+    spent: Option<Option<ScalarValue>>,
 }
 
 impl LogisticFitAccumulator {
@@ -422,12 +430,73 @@ impl LogisticFitAccumulator {
         Self {
             counts: PatternCounts::new(),
             l2,
+            spent: None,
         }
+    }
+
+    /// An error when the counts have been handed over.
+    fn check_unspent(&self) -> Result<()> {
+        match self.spent {
+            None => Ok(()),
+            Some(_) => exec_err!(
+                "{}: rows arrived after the model was computed (logistic_fit is an aggregate, \
+                 not a window function)",
+                LogisticFit::NAME
+            ),
+        }
+    }
+
+    fn fit(&mut self) -> Result<ScalarValue> {
+        let design = std::mem::take(&mut self.counts).into_design(MIN_COUNT, MAX_TOKENS);
+        let fit = logistic::fit(
+            &design,
+            FitOptions {
+                l2: self.l2,
+                ..FitOptions::default()
+            },
+        );
+        if !fit.converged {
+            tracing::warn!(
+                iterations = fit.iterations,
+                tokens = design.tokens.len(),
+                "logistic_fit did not converge; the model is the best iterate"
+            );
+        }
+        tracing::debug!(
+            rows = design.total_rows,
+            patterns = design.patterns(),
+            tokens = design.tokens.len(),
+            iterations = fit.iterations,
+            "logistic_fit"
+        );
+        let weights = if fit.weights.is_empty() {
+            Vec::new()
+        } else {
+            design
+                .tokens
+                .iter()
+                .cloned()
+                .zip(fit.weights.iter().copied())
+                .collect()
+        };
+        let spec = ModelSpec {
+            intercept: fit.intercept,
+            weights,
+            rows: design.total_rows,
+            positives: design.total_positives,
+            l2: self.l2,
+            min_count: MIN_COUNT,
+        };
+        let json = spec
+            .to_json()
+            .map_err(|e| DataFusionError::Execution(format!("{}: {e}", LogisticFit::NAME)))?;
+        Ok(ScalarValue::Utf8(Some(json)))
     }
 }
 
 impl Accumulator for LogisticFitAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.check_unspent()?;
         let [features, labels, ..] = values else {
             return exec_err!("{}: expected features and label", LogisticFit::NAME);
         };
@@ -450,9 +519,13 @@ impl Accumulator for LogisticFitAccumulator {
     }
 
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        let flat = self.counts.to_flat();
+        self.check_unspent()?;
+        self.spent = Some(None);
+        let flat = self.counts.take_state();
         Ok(vec![
-            list_scalar(Arc::new(StringArray::from(flat.tokens)))?,
+            list_scalar(Arc::new(StringArray::from_iter_values(
+                flat.tokens.iter().map(|t| &**t),
+            )))?,
             list_scalar(Arc::new(UInt32Array::from(flat.ids)))?,
             list_scalar(Arc::new(UInt32Array::from(flat.lens)))?,
             list_scalar(Arc::new(UInt64Array::from(flat.rows)))?,
@@ -461,6 +534,7 @@ impl Accumulator for LogisticFitAccumulator {
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.check_unspent()?;
         let [tokens, ids, lens, rows, positives] = states else {
             return exec_err!(
                 "{}: expected 5 state columns, got {}",
@@ -522,50 +596,18 @@ impl Accumulator for LogisticFitAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        let design = self.counts.finish(MIN_COUNT, MAX_TOKENS);
-        let fit = logistic::fit(
-            &design,
-            FitOptions {
-                l2: self.l2,
-                ..FitOptions::default()
-            },
-        );
-        if !fit.converged {
-            tracing::warn!(
-                iterations = fit.iterations,
-                tokens = design.tokens.len(),
-                "logistic_fit did not converge; the model is the best iterate"
-            );
+        match &self.spent {
+            None => {
+                let model = self.fit()?;
+                self.spent = Some(Some(model.clone()));
+                Ok(model)
+            }
+            Some(Some(model)) => Ok(model.clone()),
+            Some(None) => exec_err!(
+                "{}: evaluated after its partial state was taken",
+                LogisticFit::NAME
+            ),
         }
-        tracing::debug!(
-            rows = design.total_rows,
-            patterns = design.patterns(),
-            tokens = design.tokens.len(),
-            iterations = fit.iterations,
-            "logistic_fit"
-        );
-        let weights = if fit.weights.is_empty() {
-            Vec::new()
-        } else {
-            design
-                .tokens
-                .iter()
-                .cloned()
-                .zip(fit.weights.iter().copied())
-                .collect()
-        };
-        let spec = ModelSpec {
-            intercept: fit.intercept,
-            weights,
-            rows: design.total_rows,
-            positives: design.total_positives,
-            l2: self.l2,
-            min_count: MIN_COUNT,
-        };
-        let json = spec
-            .to_json()
-            .map_err(|e| DataFusionError::Execution(format!("{}: {e}", LogisticFit::NAME)))?;
-        Ok(ScalarValue::Utf8(Some(json)))
     }
 
     fn size(&self) -> usize {
