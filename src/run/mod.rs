@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod lineage;
 mod results;
 pub mod retention;
+mod scale;
 pub mod state;
 
 pub use results::{ModelResult, ReportResult, RunResults, SourceResult, Status};
@@ -436,6 +437,17 @@ pub async fn run(
                 results.warnings.push(w);
             }
         }
+        // Sources large next to the memory limit: every join and sort spills (see `scale`).
+        let locations: Vec<Location> = inputs.iter().map(|(_, l)| l.clone()).collect();
+        let tuned;
+        let pipeline = match scale::large_run_reason(pipeline, &storage, &locations, &preloaded).await {
+            Some(reason) => {
+                tracing::info!(%reason, "large-run settings");
+                tuned = pipeline.with_large_run_settings();
+                &tuned
+            }
+            None => pipeline,
+        };
         let engine_options = EngineOptions::from_pipeline(pipeline);
         let ctx = engine::session(&engine_options, &storage)?;
         // A cluster that cannot run Beacon's plans is refused before any source is loaded.

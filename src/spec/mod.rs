@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 pub use checks::{test_name, DataTest, ModelChecks, Severity, TestKind};
 pub use validate::{
-    parse_byte_size, parse_duration, EngineSpec, Incremental, JoinStrategy, LineageSpec,
+    parse_byte_size, parse_duration, EngineSpec, Incremental, JoinStrategy, LargeRun, LineageSpec,
     MemoryPoolKind, Pipeline, Retention, Source, VarValue, ViewSelector, DEFAULT_MODEL_CONCURRENCY,
 };
 

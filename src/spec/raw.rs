@@ -42,6 +42,11 @@ pub struct RawPipeline {
     /// How many models run at a time (default 2).
     #[serde(default)]
     pub model_concurrency: Option<usize>,
+    /// `auto` (default), `on` or `off`: the large-run settings (sort-merge joins, a fair pool, one
+    /// model at a time, 2048-row batches) for whichever of those four the pipeline leaves unset;
+    /// `auto`: when the sources are large next to `memory_limit`.
+    #[serde(default)]
+    pub large_run: Option<String>,
     /// Where loaded sources land as Parquet (object-store URL or path).
     pub raw: String,
     /// Where published models land (object-store URL or path).

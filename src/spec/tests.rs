@@ -232,6 +232,37 @@ fn join_strategy_and_model_concurrency_are_parsed() {
 }
 
 #[test]
+fn large_run_settings_fill_only_what_the_pipeline_leaves_unset() {
+    use super::validate::LARGE_RUN_BATCH_SIZE;
+    use super::{LargeRun, MemoryPoolKind};
+    let p = parse(MINIMAL).unwrap();
+    assert_eq!(p.large_run, LargeRun::Auto);
+    let large = p.with_large_run_settings();
+    assert_eq!(large.join_strategy, JoinStrategy::SortMerge);
+    assert_eq!(large.memory_pool, MemoryPoolKind::Fair);
+    assert_eq!(large.model_concurrency, 1);
+    assert_eq!(large.batch_size, Some(LARGE_RUN_BATCH_SIZE));
+    // What the pipeline sets stays as it is.
+    let p = parse(&MINIMAL.replace(
+        "name: t",
+        "name: t\nlarge_run: on\njoin_strategy: hash\nmodel_concurrency: 2\nbatch_size: 4096",
+    ))
+    .unwrap();
+    assert_eq!(p.large_run, LargeRun::On);
+    let large = p.with_large_run_settings();
+    assert_eq!(large.join_strategy, JoinStrategy::Hash);
+    assert_eq!(large.model_concurrency, 2);
+    assert_eq!(large.batch_size, Some(4096));
+    assert_eq!(large.memory_pool, MemoryPoolKind::Fair);
+    let p = parse(&MINIMAL.replace("name: t", "name: t\nlarge_run: off")).unwrap();
+    assert_eq!(p.large_run, LargeRun::Off);
+    let e = problems(&MINIMAL.replace("name: t", "name: t\nlarge_run: maybe"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].message.contains("use `auto`, `on` or `off`"), "{e:?}");
+    assert_eq!(e[0].line, Some(3), "{e:?}");
+}
+
+#[test]
 fn storage_section_has_defaults_values_and_overrides() {
     use crate::storage::StorageOptions;
     use std::time::Duration;

@@ -44,6 +44,30 @@ pub enum MemoryPoolKind {
     Fair,
 }
 
+/// Whether a run uses the large-run settings (`large_run:`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LargeRun {
+    /// When the sources are large next to the memory limit (see `run::scale`).
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+/// Rows per batch of the large-run settings: a sort's merge of its spill files holds one batch per
+/// file (with 8192 rows, `int_lead_features`' merges held 1.5 GB at 10M leads).
+pub const LARGE_RUN_BATCH_SIZE: usize = 2048;
+
+/// Which engine settings the pipeline (or `--set`) gives itself: those the large-run settings
+/// leave alone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExplicitTuning {
+    pub batch_size: bool,
+    pub join_strategy: bool,
+    pub memory_pool: bool,
+    pub model_concurrency: bool,
+}
+
 /// A validated pipeline.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
@@ -65,6 +89,10 @@ pub struct Pipeline {
     pub memory_pool: MemoryPoolKind,
     /// How many models run at a time (`model_concurrency:`, default 2).
     pub model_concurrency: usize,
+    /// When the large-run settings apply (`large_run:`).
+    pub large_run: LargeRun,
+    /// Which of the settings above were given (the others are defaults).
+    pub explicit_tuning: ExplicitTuning,
     /// Raw zone location (URL or path as written, resolved by `storage`).
     pub raw: String,
     /// Output location (URL or path as written, resolved by `storage`).
@@ -112,6 +140,29 @@ pub struct LineageSpec {
 }
 
 impl Pipeline {
+    /// This pipeline with the large-run settings for those of `batch_size`, `join_strategy`,
+    /// `memory_pool` and `model_concurrency` it does not set: 2048-row batches, sort-merge joins
+    /// (which spill; hash joins' build sides cannot), a fair pool (one sort filling the pool
+    /// would leave the others' merge phases nothing) and one model at a time (its operators share
+    /// the pool with no other model's).
+    pub fn with_large_run_settings(&self) -> Pipeline {
+        let set = self.explicit_tuning;
+        let mut tuned = self.clone();
+        if !set.batch_size {
+            tuned.batch_size = Some(LARGE_RUN_BATCH_SIZE);
+        }
+        if !set.join_strategy {
+            tuned.join_strategy = JoinStrategy::SortMerge;
+        }
+        if !set.memory_pool {
+            tuned.memory_pool = MemoryPoolKind::Fair;
+        }
+        if !set.model_concurrency {
+            tuned.model_concurrency = 1;
+        }
+        tuned
+    }
+
     /// Every folder of models, base first: what the model graph is read from.
     pub fn model_folders(&self) -> Vec<PathBuf> {
         std::iter::once(self.models_dir.clone())
@@ -322,6 +373,24 @@ pub(crate) fn validate(
     if raw.model_concurrency == Some(0) {
         problems.push(Problem::at("model_concurrency", "must be at least 1"));
     }
+    let large_run = match raw.large_run.as_deref() {
+        None | Some("auto") => LargeRun::Auto,
+        Some("on" | "true") => LargeRun::On,
+        Some("off" | "false") => LargeRun::Off,
+        Some(other) => {
+            problems.push(Problem::at(
+                "large_run",
+                format!("unknown value `{other}`: use `auto`, `on` or `off`"),
+            ));
+            LargeRun::Auto
+        }
+    };
+    let explicit_tuning = ExplicitTuning {
+        batch_size: raw.batch_size.is_some(),
+        join_strategy: raw.join_strategy.is_some(),
+        memory_pool: raw.memory_pool.is_some(),
+        model_concurrency: raw.model_concurrency.is_some(),
+    };
     let default_share = raw.max_rejected_share.unwrap_or(DEFAULT_MAX_REJECTED_SHARE);
     check_share(default_share, "max_rejected_share", &mut problems);
     for (key, value) in [("raw", &raw.raw), ("output", &raw.output)] {
@@ -440,6 +509,8 @@ pub(crate) fn validate(
         join_strategy,
         memory_pool,
         model_concurrency: raw.model_concurrency.unwrap_or(DEFAULT_MODEL_CONCURRENCY),
+        large_run,
+        explicit_tuning,
         raw: raw.raw,
         output: raw.output,
         work: raw

@@ -9,8 +9,14 @@ use std::process::Command;
 /// Runs the shipped pipeline on `sources` for `date`, publishing under `out`; returns its log
 /// (stdout and stderr).
 fn run_shipped(sources: &Path, out: &Path, date: &str) -> String {
+    run_shipped_with(sources, out, date, &[])
+}
+
+/// [`run_shipped`] with more arguments.
+fn run_shipped_with(sources: &Path, out: &Path, date: &str, args: &[&str]) -> String {
     let (code, stdout, stderr) = run(beacon()
         .args(["run", "pipelines/beacon.yaml", "--date", date])
+        .args(args)
         .env("BEACON_SOURCES", sources)
         .arg("--set")
         .arg(format!("raw={}", out.join("raw").display()))
@@ -96,6 +102,33 @@ fn golden_fixture_matches_hand_worked_numbers() {
         log.contains("Negotiation/Review"),
         "the log names the stage:\n{log}"
     );
+}
+
+/// The large-run settings (sort-merge joins, a fair pool, one model at a time, small batches)
+/// change how the work is done, not its numbers.
+#[test]
+fn golden_fixture_under_the_large_run_settings_matches_the_same_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = repo().join("tests/fixtures/golden");
+    let log = run_shipped_with(
+        &fixture.join("input"),
+        tmp.path(),
+        "2026-06-15",
+        &["--set", "large_run=on"],
+    );
+    assert!(
+        log.contains("large-run settings") && log.contains("large_run: on"),
+        "the log says the large-run settings are on:\n{log}"
+    );
+    compare(
+        &tmp.path().join("published"),
+        &fixture.join("expected"),
+        "2026-06-15",
+    );
+    // The default run of the same fixture says nothing of them.
+    let tmp = tempfile::tempdir().unwrap();
+    let log = run_shipped(&fixture.join("input"), tmp.path(), "2026-06-15");
+    assert!(!log.contains("large-run settings"), "{log}");
 }
 
 /// The same fixture with the optional usage file (tests/fixtures/golden/usage/): the LIR columns
