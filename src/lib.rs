@@ -11,6 +11,7 @@ pub mod compact;
 pub mod contract;
 pub mod engine;
 pub mod load;
+pub mod memory;
 pub mod models;
 pub mod publish;
 pub mod report;

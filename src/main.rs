@@ -180,6 +180,7 @@ enum DagFormat {
 }
 
 fn main() -> ExitCode {
+    beacon::memory::limit_arenas();
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

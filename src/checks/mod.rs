@@ -332,6 +332,7 @@ pub async fn run_tests(
             }
         }
         r.seconds = start.elapsed().as_secs_f64();
+        crate::memory::release_free_memory();
         out.push(r);
     }
     out

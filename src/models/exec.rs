@@ -123,6 +123,8 @@ pub async fn execute(
         let Some(joined) = running.join_next().await else {
             break;
         };
+        // What the finished model freed goes back to the system, not into the next one's peak.
+        crate::memory::release_free_memory();
         let outcome = match joined {
             Ok(o) => o,
             Err(e) => ModelOutcome {

@@ -6,8 +6,11 @@
 use crate::storage::Location;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::dataframe::DataFrame;
+use datafusion::execution::TaskContext;
+use datafusion::physical_plan::display::DisplayableExecutionPlan;
 use datafusion::physical_plan::{
-    displayable, execute_stream, execute_stream_partitioned, SendableRecordBatchStream,
+    displayable, execute_stream, execute_stream_partitioned, ExecutionPlan,
+    SendableRecordBatchStream,
 };
 use futures::StreamExt;
 use object_store::buffered::BufWriter;
@@ -145,11 +148,33 @@ pub async fn write_dataframe(
         "physical plan for {location}\n{}",
         displayable(plan.as_ref()).indent(true)
     );
-    if !opts.per_partition {
-        let stream = execute_stream(plan, task_ctx).map_err(query_error)?;
-        return write_stream(stream, dir, opts).await;
-    }
-    let streams = execute_stream_partitioned(plan, task_ctx).map_err(query_error)?;
+    let written = if opts.per_partition {
+        write_partitions(plan.clone(), task_ctx, dir, opts).await
+    } else {
+        let stream = execute_stream(plan.clone(), task_ctx).map_err(query_error)?;
+        write_stream(stream, dir, opts).await
+    };
+    // The same plan with what each operator did (rows, time, spills, memory): EXPLAIN ANALYZE.
+    tracing::debug!(
+        "executed plan for {location}\n{}",
+        DisplayableExecutionPlan::with_metrics(plan.as_ref()).indent(true)
+    );
+    written
+}
+
+/// Executes `plan` with one writing task per output partition.
+async fn write_partitions(
+    plan: Arc<dyn ExecutionPlan>,
+    task_ctx: Arc<TaskContext>,
+    dir: &Location,
+    opts: &WriteOptions,
+) -> Result<WrittenTable, WriteError> {
+    let location = dir.display.clone();
+    let streams =
+        execute_stream_partitioned(plan, task_ctx).map_err(|source| WriteError::Query {
+            location: location.clone(),
+            source,
+        })?;
     let schema = streams
         .first()
         .map(|s| s.schema())

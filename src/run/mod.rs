@@ -769,6 +769,7 @@ impl Stage<'_> {
             results.load_seconds = load_started.elapsed().as_secs_f64();
         }
         drop(loads);
+        crate::memory::release_free_memory();
         // Resuming: the sources the failed run loaded are still in the raw zone.
         for (name, st) in preloaded {
             self.ctx
