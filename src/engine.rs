@@ -14,6 +14,7 @@
 //! Everything else of a run (the loader, the Parquet writer, the commit) stays in this process.
 
 use crate::compact::CompactRule;
+use crate::joins::SpillingJoinRule;
 use crate::spec::{EngineSpec, JoinStrategy, MemoryPoolKind, Pipeline};
 use crate::storage::Storage;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
@@ -22,6 +23,9 @@ use datafusion::execution::memory_pool::{
 };
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::SessionStateBuilder;
+use datafusion::physical_optimizer::join_selection::JoinSelection;
+use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -119,11 +123,16 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
             "datafusion.optimizer.enable_join_dynamic_filter_pushdown",
             false,
         )
-        // A hash join holds its build side in memory and DataFusion cannot spill it; sort-merge
-        // joins sort both inputs, and sorts spill.
-        .set_bool(
-            "datafusion.optimizer.prefer_hash_join",
-            opts.join_strategy == JoinStrategy::Hash,
+        // Hash joins hold their build side in memory; with `join_strategy: sort_merge` the
+        // large ones become sort-merge joins, which spill (crate::joins). Their estimates must
+        // not shrink through filters the optimizer cannot bound.
+        .set_usize(
+            "datafusion.optimizer.default_filter_selectivity",
+            if opts.join_strategy == JoinStrategy::SortMerge {
+                100
+            } else {
+                20
+            },
         );
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = opts.memory_limit {
@@ -154,8 +163,12 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
         );
     }
     let runtime = runtime.build_arc()?;
+    let spilling_joins =
+        (opts.join_strategy == JoinStrategy::SortMerge).then(|| SpillingJoinRule {
+            max_build_bytes: max_build_bytes(opts.memory_limit),
+        });
     let ctx = match &opts.engine {
-        EngineSpec::Local => local(config, runtime),
+        EngineSpec::Local => local(config, runtime, spilling_joins),
         EngineSpec::Ballista { url } => remote(url, config, runtime)?,
     };
     crate::scoring::register(&ctx);
@@ -163,14 +176,37 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
     Ok(ctx)
 }
 
-/// The local session: DataFusion's, with Beacon's physical rule.
-fn local(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionContext {
-    // Batches that carry shared buffers are copied before memory is reserved for them
-    // (crate::compact): without it, sorts fail for memory the process never held.
-    let state = SessionStateBuilder::new()
+/// The largest build side a hash join keeps under `join_strategy: sort_merge`: a sixteenth of the
+/// memory limit (a model has several joins, and sorts need the rest), 256 MiB without one.
+fn max_build_bytes(memory_limit: Option<u64>) -> usize {
+    let bytes = memory_limit.map_or(256 << 20, |limit| limit / 16);
+    usize::try_from(bytes).unwrap_or(usize::MAX)
+}
+
+/// The local session: DataFusion's, with Beacon's physical rules.
+fn local(
+    config: SessionConfig,
+    runtime: Arc<RuntimeEnv>,
+    spilling_joins: Option<SpillingJoinRule>,
+) -> SessionContext {
+    let mut builder = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
-        .with_default_features()
+        .with_default_features();
+    if let Some(rule) = spilling_joins {
+        // Right after DataFusion's join selection (build side, CollectLeft), before the rule
+        // that adds the sorts and repartitions a sort-merge join needs.
+        let mut rules = PhysicalOptimizer::new().rules;
+        let at = rules
+            .iter()
+            .position(|r| r.name() == JoinSelection::new().name())
+            .map_or(0, |i| i + 1);
+        rules.insert(at, Arc::new(rule));
+        builder = builder.with_physical_optimizer_rules(rules);
+    }
+    // Batches that carry shared buffers are copied before memory is reserved for them
+    // (crate::compact): without it, sorts fail for memory the process never held.
+    let state = builder
         .with_physical_optimizer_rule(Arc::new(CompactRule))
         .build();
     SessionContext::new_with_state(state)

@@ -10,6 +10,7 @@ pub mod checks;
 pub mod compact;
 pub mod contract;
 pub mod engine;
+pub mod joins;
 pub mod load;
 pub mod memory;
 pub mod models;
