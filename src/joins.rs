@@ -16,7 +16,9 @@
 
 use datafusion::arrow::compute::SortOptions;
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
+use datafusion::datasource::physical_plan::FileScanConfig;
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::PhysicalExpr;
@@ -37,10 +39,14 @@ pub struct SpillingJoinRule {
 }
 
 impl SpillingJoinRule {
-    /// The estimated in-memory size of a join input, `None` when unknown.
-    fn estimate(plan: &dyn ExecutionPlan) -> Option<usize> {
+    /// The estimated in-memory size of a join input, `None` when unknown. An input that reads
+    /// no table (a list unnested from a var, a VALUES list) is small whatever its statistics say.
+    fn estimate(plan: &Arc<dyn ExecutionPlan>) -> Option<usize> {
+        if !reads_a_table(plan) {
+            return Some(0);
+        }
         let stats = StatisticsContext::new()
-            .compute(plan, &StatisticsArgs::new())
+            .compute(plan.as_ref(), &StatisticsArgs::new())
             .ok()?;
         if let Some(bytes) = stats.total_byte_size.get_value() {
             return Some(*bytes);
@@ -51,11 +57,46 @@ impl SpillingJoinRule {
             .map(|rows| rows.saturating_mul(BYTES_PER_ROW))
     }
 
-    fn spills(&self, join: &HashJoinExec) -> bool {
-        // A null-aware anti join (NOT IN) has no sort-merge form.
-        !join.null_aware
-            && Self::estimate(join.left().as_ref()).is_none_or(|b| b > self.max_build_bytes)
+    fn fits(&self, plan: &Arc<dyn ExecutionPlan>) -> bool {
+        Self::estimate(plan).is_some_and(|b| b <= self.max_build_bytes)
     }
+
+    /// The join with a build side that fits, or as a sort-merge join; `None`: unchanged.
+    fn rewrite(&self, join: &HashJoinExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        // A null-aware anti join (NOT IN) has no sort-merge form; a build side that fits stays.
+        if join.null_aware || self.fits(join.left()) {
+            return Ok(None);
+        }
+        // DataFusion swaps sides only on statistics; a probe side that fits can be the build side.
+        if join.join_type().supports_swap() && self.fits(join.right()) {
+            return join.swap_inputs(*join.partition_mode()).map(Some);
+        }
+        tracing::debug!(
+            build_bytes = ?Self::estimate(join.left()),
+            max = self.max_build_bytes,
+            "hash join -> sort-merge join"
+        );
+        sort_merge(join).map(Some)
+    }
+}
+
+/// Whether any leaf of `plan` scans files.
+fn reads_a_table(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    let mut found = false;
+    let _ = plan.apply(|node| {
+        let is_file_scan = node.downcast_ref::<DataSourceExec>().is_some_and(|scan| {
+            scan.data_source()
+                .downcast_ref::<FileScanConfig>()
+                .is_some()
+        });
+        found |= is_file_scan;
+        Ok(if found {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    });
+    found
 }
 
 /// The same join as a sort-merge join, with the hash join's own projection on top.
@@ -90,16 +131,15 @@ impl PhysicalOptimizerRule for SpillingJoinRule {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        plan.transform_up(|node| match node.downcast_ref::<HashJoinExec>() {
-            Some(join) if self.spills(join) => {
-                tracing::debug!(
-                    build_bytes = ?Self::estimate(join.left().as_ref()),
-                    max = self.max_build_bytes,
-                    "hash join -> sort-merge join"
-                );
-                sort_merge(join).map(Transformed::yes)
-            }
-            _ => Ok(Transformed::no(node)),
+        plan.transform_up(|node| {
+            let rewritten = match node.downcast_ref::<HashJoinExec>() {
+                Some(join) => self.rewrite(join)?,
+                None => None,
+            };
+            Ok(match rewritten {
+                Some(plan) => Transformed::yes(plan),
+                None => Transformed::no(node),
+            })
         })
         .data()
     }

@@ -42,6 +42,9 @@ WITH production_model AS (
 ),
 
 scored AS (
+    -- the model's functions on int_lead_features alone: the join with the answers below then
+    -- sorts the scores and reasons, not every lead's feature list (at 10M leads that sort spilled
+    -- 3.5 GB)
     SELECT
         features.lead_id,
         features.account_id,
@@ -55,32 +58,41 @@ scored AS (
         features.sample,
         features.years_before_run,
         features.typical_acv                                                    AS expected_acv,
-        answers.product_interest,
-        answers.self_service_ok,
         logistic_score((SELECT model FROM production_model), features.features)         AS raw_probability,
         logistic_reasons((SELECT model FROM production_model), features.features, 3)     AS top_reasons
     FROM int_lead_features AS features
+),
+
+answered AS (
+    SELECT
+        scored.*,
+        answers.product_interest,
+        answers.self_service_ok
+    FROM scored
     LEFT JOIN stg_lead_qualification AS answers
-        ON answers.lead_id = features.lead_id
+        ON answers.lead_id = scored.lead_id
 ),
 
 calibrated AS (
     SELECT
-        scored.*,
+        answered.*,
         calibrate(
             (SELECT calibration FROM production_model),
             raw_probability,
             coalesce((SELECT trend_origin_years FROM production_model) - years_before_run, 0.0)
         )                                                       AS conversion_probability
-    FROM scored
+    FROM answered
 ),
 
 reference_probabilities AS (
     -- the production model's raw probability for every lead with a known outcome: the reference
     -- set each lead's score is read against
+    -- (NULL without a production model: then there are none, and every score is NULL; said here
+    -- and not as `probability IS NOT NULL`, which DataFusion would evaluate the model for twice)
     SELECT logistic_score((SELECT model FROM production_model), features) AS probability
     FROM int_lead_features
     WHERE outcome_known
+      AND (SELECT model FROM production_model) IS NOT NULL
 ),
 
 reference_size AS (
@@ -102,7 +114,6 @@ score_steps AS (
     FROM (
         SELECT probability, CAST(row_number() OVER (ORDER BY probability) AS BIGINT) AS k
         FROM reference_probabilities
-        WHERE probability IS NOT NULL
     ) AS ranked
     CROSS JOIN reference_size AS size
 ),

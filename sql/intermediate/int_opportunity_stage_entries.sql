@@ -11,47 +11,37 @@
 --   * next_entered_at: the smallest first-entry time of the other listed stages or of the lost stage
 --     that is strictly later than this stage's first entry (whatever their position in the order)
 --   * max_stage_order: the furthest stage in the order the opportunity ever entered, at any time
-WITH stage_changes AS (
-    SELECT
-        opportunity_id,
+WITH stage_list AS (
+    -- the stage order; a name listed twice keeps its first place
+    SELECT DISTINCT
         stage_name,
-        stage_entered_at
-    FROM stg_opportunity_history
-    WHERE stage_entered_at < CAST({{ run_date }} AS TIMESTAMP) + INTERVAL '1 day'
-      AND opportunity_id IS NOT NULL
+        CAST(array_position(array_append({{ var('stages') }}, {{ var('won_stage') }}), stage_name) AS BIGINT)
+            AS stage_order
+    FROM (SELECT unnest(array_append({{ var('stages') }}, {{ var('won_stage') }})) AS stage_name) AS listed
 ),
 
-first_entries AS (
+path_ending_entries AS (
+    -- the first entry as of run_date of each listed stage and of the lost stage (which ends a path)
     SELECT
         opportunity_id,
         stage_name,
         min(stage_entered_at) AS first_entered_at
-    FROM stage_changes
+    FROM stg_opportunity_history
+    WHERE stage_entered_at < CAST({{ run_date }} AS TIMESTAMP) + INTERVAL '1 day'
+      AND opportunity_id IS NOT NULL
+      AND stage_name IN ({{ var_list('stages') }}, {{ var('won_stage') }}, {{ var('lost_stage') }})
     GROUP BY opportunity_id, stage_name
 ),
 
-listed_entries AS (
-    SELECT
-        opportunity_id,
-        stage_name,
-        first_entered_at,
-        CAST(array_position(array_append({{ var('stages') }}, {{ var('won_stage') }}), stage_name) AS BIGINT)
-            AS stage_order
-    FROM first_entries
-),
-
 ordered_entries AS (
-    SELECT *
-    FROM listed_entries
-    WHERE stage_order IS NOT NULL
-),
-
-path_ending_entries AS (
-    -- first entries that end a stay in the stage before them: the listed stages and the lost stage
-    SELECT opportunity_id, first_entered_at
-    FROM listed_entries
-    WHERE stage_order IS NOT NULL
-       OR stage_name = {{ var('lost_stage') }}
+    SELECT
+        path_ending_entries.opportunity_id,
+        path_ending_entries.stage_name,
+        path_ending_entries.first_entered_at,
+        stage_list.stage_order
+    FROM path_ending_entries
+    JOIN stage_list
+        ON stage_list.stage_name = path_ending_entries.stage_name
 ),
 
 entry_instants AS (

@@ -11,9 +11,11 @@
 //! models have equal versions and any change of data, settings or code that moves a coefficient
 //! gives a new one. Readers ignore keys they do not know (room for later additions).
 
+use super::reasons;
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 /// Everything a model string holds, in the order it is written.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -79,11 +81,36 @@ impl ModelSpec {
 }
 
 /// A parsed model, ready to score rows.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Model {
     pub version: Option<String>,
     pub intercept: f64,
     pub weights: HashMap<String, f64>,
+    /// The weighted tokens as scoring reads them, sorted by token (a row's sums and reasons
+    /// follow token order, so they do not depend on the order of the row's list), each with its
+    /// reason text; a row's tokens are their positions here (ranks), found by a fast hash: no
+    /// string comparisons for 10M leads x 12 tokens x 3 functions per run.
+    ranked: Vec<KnownToken>,
+    ranks: TokenMap<Box<str>, u32>,
+}
+
+type TokenMap<K, V> = hashbrown::HashMap<K, V, Xxh3DefaultBuilder>;
+
+impl PartialEq for Model {
+    fn eq(&self, other: &Self) -> bool {
+        self.version == other.version
+            && self.intercept == other.intercept
+            && self.weights == other.weights
+    }
+}
+
+/// A token the model weighs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnownToken {
+    pub token: Box<str>,
+    pub weight: f64,
+    /// `Key: value (raises)` / `(lowers)`.
+    pub reason: Box<str>,
 }
 
 #[derive(Deserialize)]
@@ -105,33 +132,57 @@ impl Model {
         if !raw.intercept.is_finite() {
             return Err("model intercept is not a finite number".into());
         }
+        let mut sorted: Vec<(&String, f64)> = raw.weights.iter().map(|(t, w)| (t, *w)).collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut ranks = TokenMap::with_capacity_and_hasher(sorted.len(), Xxh3DefaultBuilder);
+        let mut ranked = Vec::with_capacity(sorted.len());
+        for (rank, (token, weight)) in sorted.into_iter().enumerate() {
+            let rank = u32::try_from(rank).map_err(|_| "too many tokens in the model")?;
+            ranks.insert(token.as_str().into(), rank);
+            ranked.push(KnownToken {
+                token: token.as_str().into(),
+                weight,
+                reason: reasons::reason(token, weight).into(),
+            });
+        }
         Ok(Self {
             version: raw.version,
             intercept: raw.intercept,
             weights: raw.weights,
+            ranked,
+            ranks,
         })
     }
 
-    /// The row's known tokens with their weights, de-duplicated, sorted by token (a fixed order
-    /// so sums do not depend on the order of the row's list). Unknown tokens are left out.
-    pub fn known<'a>(
-        &self,
-        tokens: impl IntoIterator<Item = &'a str>,
-        out: &mut Vec<(&'a str, f64)>,
-    ) {
+    /// The ranks of the row's tokens the model weighs, de-duplicated, in token order. Unknown
+    /// tokens are left out.
+    pub fn known<'t>(&self, tokens: impl IntoIterator<Item = &'t str>, out: &mut Vec<u32>) {
         out.clear();
-        for t in tokens {
-            if let Some(w) = self.weights.get(t) {
-                out.push((t, *w));
-            }
-        }
-        out.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        out.dedup_by(|a, b| a.0 == b.0);
+        out.extend(
+            tokens
+                .into_iter()
+                .filter_map(|t| self.ranks.get(t).copied()),
+        );
+        out.sort_unstable();
+        out.dedup();
     }
 
-    /// The log-odds of a row whose known tokens are `known` (from [`Self::known`]).
-    pub fn logit_of(&self, known: &[(&str, f64)]) -> f64 {
-        known.iter().fold(self.intercept, |acc, (_, w)| acc + w)
+    /// The rank of `token`, `None` when the model does not weigh it.
+    pub fn rank(&self, token: &str) -> Option<u32> {
+        self.ranks.get(token).copied()
+    }
+
+    /// The token of rank `rank` (one [`Self::known`] returned).
+    pub fn token(&self, rank: u32) -> &KnownToken {
+        &self.ranked[rank as usize]
+    }
+
+    /// The log-odds of a row whose known tokens are `known` (from [`Self::known`]), summed in
+    /// token order.
+    pub fn logit_of(&self, known: &[u32]) -> f64 {
+        known
+            .iter()
+            .fold(self.intercept, |acc, &r| acc + self.token(r).weight)
     }
 }
 

@@ -5,7 +5,7 @@
 //! `Key: value (raises)` or `(lowers)`. Because the model is additive in log-odds, the weight *is*
 //! the token's contribution to this row's score: the explanation is exact, not an approximation.
 
-use std::fmt::Write;
+use super::model::Model;
 
 /// `revenue_band=10m_50m` -> `Revenue Band: 10m 50m`; a token without `=` is title-cased whole.
 pub fn humanize(token: &str) -> String {
@@ -43,18 +43,30 @@ fn title_case(text: &str) -> String {
     out
 }
 
+/// A token's reason text: `Key: value (raises)` for a positive weight, `(lowers)` otherwise.
+pub fn reason(token: &str, weight: f64) -> String {
+    let direction = if weight > 0.0 { "raises" } else { "lowers" };
+    format!("{} ({direction})", humanize(token))
+}
+
 /// The `n` known tokens with the largest |weight| (zero weights are no reason), joined by `"; "`.
-/// `known` is a row's (token, weight) pairs; it is re-ordered in place.
-pub fn top_reasons(known: &mut [(&str, f64)], n: usize) -> String {
-    known.sort_unstable_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then_with(|| a.0.cmp(b.0)));
+/// `known` is a row's token ranks ([`Model::known`]); it is re-ordered in place.
+pub fn top_reasons(model: &Model, known: &mut [u32], n: usize) -> String {
+    known.sort_unstable_by(|&a, &b| {
+        let (wa, wb) = (model.token(a).weight, model.token(b).weight);
+        wb.abs().total_cmp(&wa.abs()).then_with(|| a.cmp(&b))
+    });
     let mut out = String::new();
-    for (token, weight) in known.iter().filter(|(_, w)| *w != 0.0).take(n) {
+    for k in known
+        .iter()
+        .map(|&r| model.token(r))
+        .filter(|k| k.weight != 0.0)
+        .take(n)
+    {
         if !out.is_empty() {
             out.push_str("; ");
         }
-        let direction = if *weight > 0.0 { "raises" } else { "lowers" };
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{} ({direction})", humanize(token));
+        out.push_str(&k.reason);
     }
     out
 }
@@ -62,6 +74,7 @@ pub fn top_reasons(known: &mut [(&str, f64)], n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     #[test]
     fn tokens_read_as_words() {
@@ -78,30 +91,55 @@ mod tests {
         assert_eq!(humanize(""), "");
     }
 
+    /// A model of `weights`, and its known tokens for all of them.
+    fn model(weights: &[(&str, f64)]) -> Model {
+        let json = serde_json::json!({
+            "intercept": 0.0,
+            "weights": weights.iter().map(|(t, w)| (t.to_string(), *w)).collect::<HashMap<_, _>>(),
+        });
+        Model::parse(&json.to_string()).unwrap()
+    }
+
     #[test]
     fn strongest_first_with_direction() {
-        let mut known = vec![
+        let m = model(&[
             ("channel=Paid_Search", -0.8),
             ("industry=Software", 0.9),
             ("authority=economic_buyer", 1.4),
             ("persona=engineer", 0.1),
             ("country=FI", 0.0),
-        ];
+        ]);
+        let mut known = Vec::new();
+        m.known(
+            [
+                "channel=Paid_Search",
+                "industry=Software",
+                "authority=economic_buyer",
+                "persona=engineer",
+                "country=FI",
+                "unknown=token",
+            ],
+            &mut known,
+        );
+        assert_eq!(known.len(), 5);
         assert_eq!(
-            top_reasons(&mut known, 3),
+            top_reasons(&m, &mut known, 3),
             "Authority: economic buyer (raises); Industry: Software (raises); \
              Channel: Paid Search (lowers)"
         );
-        assert_eq!(top_reasons(&mut known, 0), "");
+        assert_eq!(top_reasons(&m, &mut known, 0), "");
         // Zero weights are never reasons, even when n asks for more.
-        assert_eq!(top_reasons(&mut known, 10).matches("; ").count(), 3);
+        assert_eq!(top_reasons(&m, &mut known, 10).matches("; ").count(), 3);
     }
 
     #[test]
     fn ties_break_by_token() {
-        let mut a = vec![("b=1", 0.5), ("a=1", -0.5)];
-        let mut b = vec![("a=1", -0.5), ("b=1", 0.5)];
-        assert_eq!(top_reasons(&mut a, 1), "A: 1 (lowers)");
-        assert_eq!(top_reasons(&mut b, 1), "A: 1 (lowers)");
+        let m = model(&[("b=1", 0.5), ("a=1", -0.5)]);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        m.known(["b=1", "a=1"], &mut a);
+        m.known(["a=1", "b=1", "a=1"], &mut b);
+        assert_eq!(top_reasons(&m, &mut a, 1), "A: 1 (lowers)");
+        assert_eq!(top_reasons(&m, &mut b, 1), "A: 1 (lowers)");
+        assert_eq!(b.len(), 2, "a token listed twice counts once");
     }
 }

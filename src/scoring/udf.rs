@@ -32,6 +32,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
+use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
 // ---------------------------------------------------------------------------------------------
 // Argument types
@@ -184,8 +185,8 @@ impl<'a> TokenLists<'a> {
         }
     }
 
-    /// The strings of row `i` (below `len`); a NULL list reads as empty, NULL items are skipped.
-    fn row(&self, i: usize) -> impl Iterator<Item = &'a str> + 'a {
+    /// The positions of row `i`'s items in the values array (below `len`); a NULL list is empty.
+    fn bounds(&self, i: usize) -> std::ops::Range<usize> {
         let (start, end) = if self.nulls.is_some_and(|n| n.is_null(i)) {
             (0, 0)
         } else {
@@ -195,8 +196,13 @@ impl<'a> TokenLists<'a> {
                 Offsets::Large(o) => (o[i].max(0) as usize, o[i + 1].max(0) as usize),
             }
         };
+        start..end.min(self.values.len())
+    }
+
+    /// The strings of row `i` (below `len`); a NULL list reads as empty, NULL items are skipped.
+    fn row(&self, i: usize) -> impl Iterator<Item = &'a str> + 'a {
         let values = self.values;
-        (start..end.min(values.len())).filter_map(move |j| values.get(j))
+        self.bounds(i).filter_map(move |j| values.get(j))
     }
 }
 
@@ -274,6 +280,48 @@ impl<'a> ModelColumn<'a> {
         };
         self.last = Some((row, model.clone()));
         Ok(Some(model))
+    }
+}
+
+/// A row's known tokens ([`Model::known`]), with the token lookups of one batch remembered by
+/// the strings' 16-byte views. A column read from dictionary-encoded Parquet holds each distinct
+/// token once and views it from every row, so a batch's ~25k tokens are a few hundred distinct
+/// views: an integer lookup each instead of hashing and comparing the string (at 10M leads the
+/// three scoring calls spent 17 s looking up strings).
+#[derive(Default)]
+struct KnownTokens {
+    model: Option<Arc<Model>>,
+    by_view: hashbrown::HashMap<u128, Option<u32>, Xxh3DefaultBuilder>,
+}
+
+impl KnownTokens {
+    fn known(
+        &mut self,
+        model: &Arc<Model>,
+        lists: &TokenLists<'_>,
+        row: usize,
+        out: &mut Vec<u32>,
+    ) {
+        let Strings::View(values) = lists.values else {
+            return model.known(lists.row(row), out);
+        };
+        if !self.model.as_ref().is_some_and(|m| Arc::ptr_eq(m, model)) {
+            self.by_view.clear();
+            self.model = Some(Arc::clone(model));
+        }
+        out.clear();
+        for j in lists.bounds(row) {
+            if values.is_null(j) {
+                continue;
+            }
+            let rank = *self
+                .by_view
+                .entry(values.views()[j])
+                .or_insert_with(|| model.rank(values.value(j)));
+            out.extend(rank);
+        }
+        out.sort_unstable();
+        out.dedup();
     }
 }
 
@@ -762,13 +810,14 @@ impl ScalarUDFImpl for LogisticApply {
         }
         let mut models = ModelColumn::try_new(function, model, rows)?;
         let mut known = Vec::new();
+        let mut lookups = KnownTokens::default();
         match self.apply {
             Apply::Score => {
                 let mut out = Float64Builder::with_capacity(rows);
                 for row in 0..rows {
                     match models.get(row)? {
                         Some(m) => {
-                            m.known(lists.row(row), &mut known);
+                            lookups.known(&m, &lists, row, &mut known);
                             out.append_value(logistic::sigmoid(m.logit_of(&known)));
                         }
                         None => out.append_null(),
@@ -785,9 +834,9 @@ impl ScalarUDFImpl for LogisticApply {
                         .and_then(|c| c.is_valid(row).then(|| c.value(row)));
                     match (models.get(row)?, limit) {
                         (Some(m), Some(limit)) => {
-                            m.known(lists.row(row), &mut known);
+                            lookups.known(&m, &lists, row, &mut known);
                             let limit = usize::try_from(limit.max(0)).unwrap_or(usize::MAX);
-                            out.append_value(reasons::top_reasons(&mut known, limit));
+                            out.append_value(reasons::top_reasons(&m, &mut known, limit));
                         }
                         _ => out.append_null(),
                     }
@@ -800,14 +849,18 @@ impl ScalarUDFImpl for LogisticApply {
                 for row in 0..rows {
                     match models.get(row)? {
                         Some(m) => {
-                            m.known(lists.row(row), &mut known);
+                            lookups.known(&m, &lists, row, &mut known);
                             let logit = m.logit_of(&known);
+                            let pairs: Vec<(&str, f64)> = known
+                                .iter()
+                                .map(|&r| (&*m.token(r).token, m.token(r).weight))
+                                .collect();
                             let json = serde_json::to_string(&Contributions {
                                 version: m.version.as_deref(),
                                 intercept: m.intercept,
                                 logit,
                                 probability: logistic::sigmoid(logit),
-                                contributions: &known,
+                                contributions: &pairs,
                             })
                             .map_err(|e| DataFusionError::Execution(format!("{function}: {e}")))?;
                             out.append_value(json);
