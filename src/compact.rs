@@ -280,17 +280,15 @@ mod tests {
 
     #[tokio::test]
     async fn windows_and_sort_merge_joins_are_compacted() {
-        let opts = crate::engine::EngineOptions {
-            join_strategy: crate::spec::JoinStrategy::SortMerge,
-            target_partitions: Some(2),
-            ..Default::default()
-        };
-        let storage = crate::storage::Storage::new(std::path::Path::new("/"));
-        let ctx = crate::engine::session(&opts, &storage).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = crate::engine::tests::session_with_table(
+            crate::spec::JoinStrategy::SortMerge,
+            dir.path(),
+        )
+        .await;
         let sql = "SELECT a.v, count(*) OVER (PARTITION BY a.v % 7) AS n, \
                    row_number() OVER (PARTITION BY a.v % 3 ORDER BY a.v) AS r \
-                   FROM generate_series(1, 100000) AS a(v) \
-                   JOIN generate_series(1, 100000) AS b(v) ON a.v = b.v";
+                   FROM t AS a JOIN t AS b ON a.v = b.v";
         let plan_of = |sql: &'static str| {
             let ctx = ctx.clone();
             async move {

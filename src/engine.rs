@@ -274,18 +274,41 @@ pub fn register_stores(ctx: &SessionContext, storage: &Storage) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    async fn join_plan(join_strategy: JoinStrategy) -> String {
+    /// A session of `join_strategy` under a 64 MiB limit (hash build sides up to 4 MiB), with
+    /// a table `t` of 1M rows (16 MB) in Parquet under `dir`.
+    pub(crate) async fn session_with_table(
+        join_strategy: JoinStrategy,
+        dir: &std::path::Path,
+    ) -> SessionContext {
         let opts = EngineOptions {
             join_strategy,
             memory_limit: Some(64 << 20),
+            target_partitions: Some(2),
             ..EngineOptions::default()
         };
         let ctx = session(&opts, &Storage::new(std::path::Path::new("/"))).unwrap();
-        let sql = "EXPLAIN SELECT a.v FROM generate_series(1, 100000) AS a(v) \
-                   JOIN generate_series(1, 100000) AS b(v) ON a.v = b.v";
+        let file = dir.join("t.parquet");
+        let copy = format!(
+            "COPY (SELECT v, v * 2 AS w FROM generate_series(1, 1000000) AS s(v)) TO '{}' \
+             STORED AS PARQUET",
+            file.display()
+        );
+        ctx.sql(&copy).await.unwrap().collect().await.unwrap();
+        ctx.register_parquet("t", file.to_str().unwrap(), Default::default())
+            .await
+            .unwrap();
+        ctx
+    }
+
+    async fn join_plan(join_strategy: JoinStrategy) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = session_with_table(join_strategy, dir.path()).await;
+        // A join of two tables of 16 MB, then one with a list of literals.
+        let sql = "EXPLAIN SELECT a.v FROM t AS a JOIN t AS b ON a.v = b.v \
+                   JOIN (VALUES (1), (2), (3)) AS l(v) ON l.v = a.w";
         let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
         datafusion::arrow::util::pretty::pretty_format_batches(&batches)
             .unwrap()
@@ -308,9 +331,20 @@ mod tests {
     #[tokio::test]
     async fn join_strategy_picks_hash_or_sort_merge_joins() {
         let hash = join_plan(JoinStrategy::Hash).await;
-        assert!(hash.contains("HashJoinExec"), "{hash}");
+        assert_eq!(hash.matches("HashJoinExec").count(), 2, "{hash}");
+        assert!(!hash.contains("SortMergeJoin"), "{hash}");
+        // sort_merge: the join of two 16 MB tables spills (a sort-merge join); the one with three
+        // literals keeps a hash table of them.
         let sort_merge = join_plan(JoinStrategy::SortMerge).await;
-        assert!(sort_merge.contains("SortMergeJoin"), "{sort_merge}");
-        assert!(!sort_merge.contains("HashJoinExec"), "{sort_merge}");
+        assert_eq!(
+            sort_merge.matches("SortMergeJoin").count(),
+            1,
+            "{sort_merge}"
+        );
+        assert_eq!(
+            sort_merge.matches("HashJoinExec").count(),
+            1,
+            "{sort_merge}"
+        );
     }
 }

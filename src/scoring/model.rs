@@ -225,8 +225,15 @@ mod tests {
         assert_eq!(m.intercept, -1.5);
         let mut known = Vec::new();
         m.known(["a=1", "zzz", "a=1", "b=2"], &mut known);
-        assert_eq!(known, vec![("a=1", 0.5), ("b=2", -0.25)]);
+        let pairs: Vec<(&str, f64)> = known
+            .iter()
+            .map(|&r| (&*m.token(r).token, m.token(r).weight))
+            .collect();
+        assert_eq!(pairs, vec![("a=1", 0.5), ("b=2", -0.25)]);
         assert_eq!(m.logit_of(&known), -1.25);
+        assert_eq!(m.rank("b=2"), Some(1));
+        assert_eq!(m.rank("zzz"), None);
+        assert_eq!(&*m.token(1).reason, "B: 2 (lowers)");
     }
 
     #[test]

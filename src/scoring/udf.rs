@@ -556,11 +556,39 @@ impl Accumulator for LogisticFitAccumulator {
                 LogisticFit::NAME
             );
         }
+        // Token ids remembered by string view within this batch (see KnownTokens).
+        let mut by_view: hashbrown::HashMap<u128, u32, Xxh3DefaultBuilder> =
+            hashbrown::HashMap::default();
+        let mut ids = Vec::new();
         for row in 0..labels.len() {
-            if labels.is_valid(row) {
-                self.counts
+            if !labels.is_valid(row) {
+                continue;
+            }
+            match lists.values {
+                Strings::View(values) => {
+                    ids.clear();
+                    for j in lists.bounds(row) {
+                        if values.is_null(j) {
+                            continue;
+                        }
+                        let id = match by_view.entry(values.views()[j]) {
+                            hashbrown::hash_map::Entry::Occupied(e) => *e.get(),
+                            hashbrown::hash_map::Entry::Vacant(e) => *e.insert(
+                                self.counts
+                                    .token_id(values.value(j))
+                                    .map_err(counts_error)?,
+                            ),
+                        };
+                        ids.push(id);
+                    }
+                    self.counts
+                        .add_row_ids(&mut ids, labels.value(row))
+                        .map_err(counts_error)?;
+                }
+                _ => self
+                    .counts
                     .add_row(lists.row(row), labels.value(row))
-                    .map_err(counts_error)?;
+                    .map_err(counts_error)?,
             }
         }
         Ok(())
