@@ -1,11 +1,11 @@
 //! Whether a run gets the large-run settings (`large_run:`, see
 //! [`Pipeline::with_large_run_settings`]).
 //!
-//! With the defaults (hash joins, a greedy pool, two models at a time, 8192-row batches) the work
+//! With the defaults (hash joins, a greedy pool, two models at a time) the work
 //! fits when the memory limit is several times the data: a hash join's build side stays in memory
 //! whole, and at 10M leads (6.9 GB of CSV) a run failed under pools of 4, 8, 12 and 16 GiB. With
-//! the large-run settings every join and sort spills and the same run completes under 2 GiB, at
-//! about half the speed. `large_run: auto` (the default) chooses by the size of what the run reads,
+//! the large-run settings every large join and every sort spills and the same run completes under
+//! 2 GiB. `large_run: auto` (the default) chooses by the size of what the run reads,
 //! counted as CSV: the large-run settings when it exceeds a quarter of `memory_limit` (1M leads,
 //! 0.7 GB, keep the defaults under the shipped 4 GiB; 10M leads under 16 GiB or less do not). No
 //! memory limit, or a Ballista cluster (whose executors have pools of their own), keeps the

@@ -32,7 +32,8 @@ pub struct RawPipeline {
     #[serde(default)]
     pub batch_size: Option<usize>,
     /// `hash` (default: fastest, but a hash join's build side cannot spill) or `sort_merge`
-    /// (joins sort both sides and spill: for runs larger than the memory pool).
+    /// (joins whose build side may exceed a sixteenth of `memory_limit` sort both sides and
+    /// spill: for runs larger than the memory pool).
     #[serde(default)]
     pub join_strategy: Option<String>,
     /// `greedy` (default: first come, first served) or `fair` (each spilling operator gets an
@@ -42,9 +43,9 @@ pub struct RawPipeline {
     /// How many models run at a time (default 2).
     #[serde(default)]
     pub model_concurrency: Option<usize>,
-    /// `auto` (default), `on` or `off`: the large-run settings (sort-merge joins, a fair pool, one
-    /// model at a time, 2048-row batches) for whichever of those four the pipeline leaves unset;
-    /// `auto`: when the sources are large next to `memory_limit`.
+    /// `auto` (default), `on` or `off`: the large-run settings (sort-merge joins for large build
+    /// sides, a fair pool, one model at a time) for whichever of those three the pipeline leaves
+    /// unset; `auto`: when the sources are large next to `memory_limit`.
     #[serde(default)]
     pub large_run: Option<String>,
     /// Where loaded sources land as Parquet (object-store URL or path).

@@ -233,7 +233,6 @@ fn join_strategy_and_model_concurrency_are_parsed() {
 
 #[test]
 fn large_run_settings_fill_only_what_the_pipeline_leaves_unset() {
-    use super::validate::LARGE_RUN_BATCH_SIZE;
     use super::{LargeRun, MemoryPoolKind};
     let p = parse(MINIMAL).unwrap();
     assert_eq!(p.large_run, LargeRun::Auto);
@@ -241,7 +240,7 @@ fn large_run_settings_fill_only_what_the_pipeline_leaves_unset() {
     assert_eq!(large.join_strategy, JoinStrategy::SortMerge);
     assert_eq!(large.memory_pool, MemoryPoolKind::Fair);
     assert_eq!(large.model_concurrency, 1);
-    assert_eq!(large.batch_size, Some(LARGE_RUN_BATCH_SIZE));
+    assert_eq!(large.batch_size, None, "batches keep DataFusion's size");
     // What the pipeline sets stays as it is.
     let p = parse(&MINIMAL.replace(
         "name: t",
