@@ -1,8 +1,7 @@
 -- int_lead_scores
--- Everything lead_scores publishes, unordered (lead_scores only sorts it). Kept apart because sorting
--- straight after the percentile window makes DataFusion account the window's shared buffers once per
--- batch: at 200k leads the sort asked for hundreds of MB more than it used and failed under the
--- memory pool. Materialised here, the sort reads fresh batches.
+-- Everything lead_scores publishes, unordered (lead_scores only sorts it). A view in the shipped
+-- pipeline (`views:`): lead_scores plans it inside its own query, and the 10M leads are written
+-- once, sorted, instead of also to a scratch table (at 10M leads 8 s less).
 -- Grain: one row per lead created as of run_date: every open lead (is_open: not converted, Status not
 -- Disqualified) to work today, and every historical lead for evaluation (filter on is_open, or on
 -- outcome_known / sample). METRICS.md lead_scores; hypothesis 1 of seeds/000.
