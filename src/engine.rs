@@ -2,11 +2,13 @@
 //!
 //! A run's queries all share one [`SessionContext`]. With a memory limit, operators that can spill
 //! (sorts, aggregations) write to disk under `spill_dir` when the pool has no room left for them,
-//! instead of failing. The pool is first come, first served (`GreedyMemoryPool`, as in
-//! datafusion-cli): a `FairSpillPool` gives every spillable operator an equal slice of the pool
-//! whether it uses it or not, and the plans of two concurrent models register some forty of them
-//! (every partition of every aggregation and sort), so a sort failed for want of 100 MB of a 4 GiB
-//! pool that was nearly empty (1M-lead benchmark).
+//! instead of failing. The default pool is first come, first served (`GreedyMemoryPool`, as in
+//! datafusion-cli): DataFusion's `FairSpillPool` gives every spillable operator an equal slice of
+//! the pool whether it uses it or not, and the plans of two concurrent models register some forty
+//! of them (every partition of every aggregation and sort), so a sort failed for want of 100 MB of
+//! a 4 GiB pool that was nearly empty (1M-lead benchmark); it is still `memory_pool: fair`, a
+//! large run's pool, where one model runs at a time. No pool ever refuses a repartition (a
+//! DataFusion 55 deadlock: [`pool::NoRepartitionSpill`]).
 //!
 //! `engine: ballista://host:port` (a build with the `ballista` cargo feature) gives the same kind
 //! of session, planned here and executed by an Apache Ballista cluster: see [`ballista`] for what
@@ -27,6 +29,7 @@ use datafusion::physical_optimizer::join_selection::JoinSelection;
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use pool::NoRepartitionSpill;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,6 +38,7 @@ use std::sync::Arc;
 pub mod ballista;
 #[cfg(feature = "ballista")]
 pub mod cluster;
+pub mod pool;
 
 /// Settings for the engine.
 #[derive(Debug, Clone, Default)]
@@ -141,12 +145,14 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
         // needs to act.
         let top = NonZeroUsize::new(5).unwrap_or(NonZeroUsize::MIN);
         let pool: Arc<dyn MemoryPool> = match opts.memory_pool {
-            MemoryPoolKind::Greedy => {
-                Arc::new(TrackConsumersPool::new(GreedyMemoryPool::new(limit), top))
-            }
-            MemoryPoolKind::Fair => {
-                Arc::new(TrackConsumersPool::new(FairSpillPool::new(limit), top))
-            }
+            MemoryPoolKind::Greedy => Arc::new(TrackConsumersPool::new(
+                NoRepartitionSpill::new(GreedyMemoryPool::new(limit)),
+                top,
+            )),
+            MemoryPoolKind::Fair => Arc::new(TrackConsumersPool::new(
+                NoRepartitionSpill::new(FairSpillPool::new(limit)),
+                top,
+            )),
         };
         runtime = runtime.with_memory_pool(pool);
     } else {
