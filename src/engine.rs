@@ -6,9 +6,9 @@
 //! datafusion-cli): DataFusion's `FairSpillPool` gives every spillable operator an equal slice of
 //! the pool whether it uses it or not, and the plans of two concurrent models register some forty
 //! of them (every partition of every aggregation and sort), so a sort failed for want of 100 MB of
-//! a 4 GiB pool that was nearly empty (1M-lead benchmark); it is still `memory_pool: fair`, a
-//! large run's pool, where one model runs at a time. No pool ever refuses a repartition (a
-//! DataFusion 55 deadlock: [`pool::NoRepartitionSpill`]).
+//! a 4 GiB pool that was nearly empty (1M-lead benchmark). `memory_pool: fair` (a large run's
+//! pool) shares the pool among the operators that hold memory instead ([`pool::ActiveFairPool`]),
+//! and no pool ever refuses a repartition (a DataFusion 55 deadlock: [`pool::NoRepartitionSpill`]).
 //!
 //! `engine: ballista://host:port` (a build with the `ballista` cargo feature) gives the same kind
 //! of session, planned here and executed by an Apache Ballista cluster: see [`ballista`] for what
@@ -20,16 +20,14 @@ use crate::joins::SpillingJoinRule;
 use crate::spec::{EngineSpec, JoinStrategy, MemoryPoolKind, Pipeline};
 use crate::storage::Storage;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-use datafusion::execution::memory_pool::{
-    FairSpillPool, GreedyMemoryPool, MemoryPool, TrackConsumersPool,
-};
+use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::physical_optimizer::join_selection::JoinSelection;
 use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use pool::NoRepartitionSpill;
+use pool::{ActiveFairPool, NoRepartitionSpill};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -137,6 +135,19 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
             } else {
                 20
             },
+        )
+        // An aggregation whose input is already hash-partitioned on some of its keys (the lead
+        // id of a sort-merge join) groups it where it is, in the order it arrives, instead of
+        // repartitioning it by all of them (DataFusion does so from 4 partitions up): at 10M
+        // leads campaign_cohorts_weekly's 12.8M (campaign, week, lead) groups then stream
+        // instead of spilling.
+        .set_usize(
+            "datafusion.optimizer.subset_repartition_threshold",
+            if opts.join_strategy == JoinStrategy::SortMerge {
+                1
+            } else {
+                4
+            },
         );
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = opts.memory_limit {
@@ -150,7 +161,7 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
                 top,
             )),
             MemoryPoolKind::Fair => Arc::new(TrackConsumersPool::new(
-                NoRepartitionSpill::new(FairSpillPool::new(limit)),
+                NoRepartitionSpill::new(ActiveFairPool::new(limit)),
                 top,
             )),
         };
@@ -319,6 +330,33 @@ pub(crate) mod tests {
         datafusion::arrow::util::pretty::pretty_format_batches(&batches)
             .unwrap()
             .to_string()
+    }
+
+    #[tokio::test]
+    async fn a_large_runs_aggregation_groups_a_joins_output_where_it_is() {
+        // Grouped by the join key and more: with sort-merge joins the rows arrive partitioned
+        // and sorted by the key, and are grouped as they come (no repartition by all the keys,
+        // no hash table of every group); with hash joins DataFusion's plan is kept.
+        let sql = "EXPLAIN SELECT a.v, a.w % 7 AS k, count(*) FROM t AS a JOIN t AS b \
+                   ON a.v = b.v GROUP BY a.v, a.w % 7";
+        let mut plans = Vec::new();
+        for strategy in [JoinStrategy::SortMerge, JoinStrategy::Hash] {
+            let dir = tempfile::tempdir().unwrap();
+            let ctx = session_with_table(strategy, dir.path()).await;
+            let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+            plans.push(
+                datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        let (sort_merge, hash) = (&plans[0], &plans[1]);
+        assert!(sort_merge.contains("SortMergeJoin"), "{sort_merge}");
+        assert!(
+            sort_merge.contains("mode=SinglePartitioned") && !sort_merge.contains("mode=Partial,"),
+            "{sort_merge}"
+        );
+        assert!(hash.contains("mode=Partial,"), "{hash}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 -- UTC, week of CampaignMember.CreatedDate) and how far they got in the funnel as of run_date.
 -- Readings of METRICS.md (tests/fixtures/golden/INTERPRETATIONS.md C1-C6):
 --   * only members with a LeadId, added before run_date + 1 day. A lead counts once per campaign and
---     week (de-duplicated first), but in every campaign it touched (multi-touch). The LeadId need not
+--     week (de-duplicated), but in every campaign it touched (multi-touch). The LeadId need not
 --     exist in leads (then it is a member with no MQL, SQL or opportunity).
 --   * responders: the lead has HasResponded on any of its member rows in that campaign and week
 --   * mqls / sqls / opportunities / won are properties of the member lead as of run_date, at any time
@@ -14,42 +14,44 @@
 --   * cost spreads the campaign's ActualCost over its weeks pro rata to members (NULL without
 --     ActualCost). A member whose CampaignId is not in campaigns keeps its row with NULL name, channel
 --     and cost.
-WITH campaign_week_leads AS (
-    -- de-duplicate first: one row per campaign, week and lead
+WITH member_rows AS (
     SELECT
         campaign_id,
         CAST(date_trunc('week', created_at) AS DATE)  AS cohort_week,
         lead_id,
-        bool_or(has_responded)                        AS has_responded
+        has_responded
     FROM stg_campaign_members
     WHERE lead_id IS NOT NULL
       AND campaign_id IS NOT NULL
       AND created_at < CAST({{ run_date }} AS TIMESTAMP) + INTERVAL '1 day'
-    GROUP BY campaign_id, CAST(date_trunc('week', created_at) AS DATE), lead_id
 ),
 
 funnel_leads AS (
-    -- the leads that got anywhere in the funnel as of run_date; a member lead not among them counts
-    -- as a member (and maybe a responder) only, so the join needs only these
+    -- the leads that got anywhere in the funnel as of run_date (one row per lead); a member lead
+    -- not among them counts as a member (and maybe a responder) only, so the join needs only these
     SELECT lead_id, mql_at, sql_at, opportunity_id, is_won, opportunity_amount
     FROM int_lead_funnel
     WHERE mql_at IS NOT NULL OR sql_at IS NOT NULL OR opportunity_id IS NOT NULL
 ),
 
 member_funnel AS (
+    -- one row per campaign, week and lead (the member rows de-duplicated after the join: the
+    -- funnel columns depend on the lead alone, and joined on lead_id the rows of a lead arrive
+    -- together, so a large run groups them as they stream instead of holding every group)
     SELECT
-        campaign_week_leads.campaign_id,
-        campaign_week_leads.cohort_week,
-        campaign_week_leads.lead_id,
-        campaign_week_leads.has_responded,
-        lead_funnel.mql_at IS NOT NULL  AS is_mql,
-        lead_funnel.sql_at IS NOT NULL  AS is_sql,
-        lead_funnel.opportunity_id,
-        lead_funnel.is_won,
-        lead_funnel.opportunity_amount
-    FROM campaign_week_leads
+        member_rows.campaign_id,
+        member_rows.cohort_week,
+        member_rows.lead_id,
+        bool_or(member_rows.has_responded)            AS has_responded,
+        bool_or(lead_funnel.mql_at IS NOT NULL)       AS is_mql,
+        bool_or(lead_funnel.sql_at IS NOT NULL)       AS is_sql,
+        max(lead_funnel.opportunity_id)               AS opportunity_id,
+        bool_or(lead_funnel.is_won)                   AS is_won,
+        max(lead_funnel.opportunity_amount)           AS opportunity_amount
+    FROM member_rows
     LEFT JOIN funnel_leads AS lead_funnel
-        ON lead_funnel.lead_id = campaign_week_leads.lead_id
+        ON lead_funnel.lead_id = member_rows.lead_id
+    GROUP BY member_rows.campaign_id, member_rows.cohort_week, member_rows.lead_id
 ),
 
 opportunity_groups AS (
