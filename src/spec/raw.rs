@@ -36,8 +36,9 @@ pub struct RawPipeline {
     /// spill: for runs larger than the memory pool).
     #[serde(default)]
     pub join_strategy: Option<String>,
-    /// `greedy` (default: first come, first served) or `fair` (each spilling operator gets an
-    /// equal share; for runs larger than the pool).
+    /// `greedy` (default: first come, first served) or `fair` (each spilling operator holding
+    /// memory gets an equal share, with room left for what cannot spill; for runs larger than the
+    /// pool).
     #[serde(default)]
     pub memory_pool: Option<String>,
     /// How many models run at a time (default 2).
