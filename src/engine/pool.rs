@@ -120,6 +120,20 @@ struct State {
     active: usize,
 }
 
+impl State {
+    /// Counts `additional` bytes for `reservation`, which DataFusion grows after this call.
+    fn add(&mut self, reservation: &MemoryReservation, additional: usize) {
+        if spills(reservation.consumer()) {
+            if reservation.size() == 0 && additional > 0 {
+                self.active += 1;
+            }
+            self.spillable += additional;
+        } else {
+            self.unspillable += additional;
+        }
+    }
+}
+
 impl ActiveFairPool {
     pub fn new(pool_size: usize) -> Self {
         ActiveFairPool {
@@ -169,16 +183,8 @@ impl MemoryPool for ActiveFairPool {
     fn unregister(&self, _consumer: &MemoryConsumer) {}
 
     fn grow(&self, reservation: &MemoryReservation, additional: usize) {
-        // DataFusion adds `additional` to the reservation's size after this call.
         let mut s = self.state();
-        if spills(reservation.consumer()) {
-            if reservation.size() == 0 && additional > 0 {
-                s.active += 1;
-            }
-            s.spillable += additional;
-        } else {
-            s.unspillable += additional;
-        }
+        s.add(reservation, additional);
     }
 
     fn shrink(&self, reservation: &MemoryReservation, shrink: usize) {
@@ -199,8 +205,7 @@ impl MemoryPool for ActiveFairPool {
         let size = reservation.size();
         let after = s.spillable + s.unspillable + additional;
         let wanted = size + additional;
-        let spilling = spills(reservation.consumer());
-        let granted = if spilling {
+        let granted = if spills(reservation.consumer()) {
             let active = s.active + usize::from(size == 0);
             let share = self.pool_size.saturating_sub(s.unspillable) / active.max(MIN_SHARES);
             let headroom = self.pool_size / HEADROOM_SHARE;
@@ -220,14 +225,7 @@ impl MemoryPool for ActiveFairPool {
                 describe(self.pool_size, &s)
             ));
         }
-        if spilling {
-            if size == 0 && additional > 0 {
-                s.active += 1;
-            }
-            s.spillable += additional;
-        } else {
-            s.unspillable += additional;
-        }
+        s.add(reservation, additional);
         Ok(())
     }
 

@@ -186,10 +186,8 @@ impl PatternCounts {
         self.add_ids(ids, counts)
     }
 
-    /// Adds `counts` to the pattern made of `ids` (local ids; sorted and de-duplicated here).
-    fn add_ids(&mut self, ids: &mut Vec<u32>, counts: Counts) -> Result<(), CountsError> {
-        ids.sort_unstable();
-        ids.dedup();
+    /// Adds `counts` to the totals of all rows.
+    fn add_totals(&mut self, counts: Counts) -> Result<(), CountsError> {
         self.rows = self
             .rows
             .checked_add(counts.rows)
@@ -198,6 +196,23 @@ impl PatternCounts {
             .positives
             .checked_add(counts.positives)
             .ok_or(CountsError::Overflow)?;
+        Ok(())
+    }
+
+    /// Ends a new pattern at the arena's end, with `counts`; its number.
+    fn close_pattern(&mut self, counts: Counts) -> Result<u32, CountsError> {
+        let p = u32::try_from(self.ends.len()).map_err(|_| CountsError::TooManyPatterns)?;
+        self.ends.push(self.ids.len());
+        self.pattern_rows.push(counts.rows);
+        self.pattern_positives.push(counts.positives);
+        Ok(p)
+    }
+
+    /// Adds `counts` to the pattern made of `ids` (local ids; sorted and de-duplicated here).
+    fn add_ids(&mut self, ids: &mut Vec<u32>, counts: Counts) -> Result<(), CountsError> {
+        ids.sort_unstable();
+        ids.dedup();
+        self.add_totals(counts)?;
         let key = ids.as_slice();
         let hash = hash_ids(key);
         let (arena, ends) = (&self.ids, &self.ends);
@@ -214,11 +229,8 @@ impl PatternCounts {
                 .ok_or(CountsError::Overflow)?;
             return Ok(());
         }
-        let p = u32::try_from(self.ends.len()).map_err(|_| CountsError::TooManyPatterns)?;
         self.ids.extend_from_slice(key);
-        self.ends.push(self.ids.len());
-        self.pattern_rows.push(counts.rows);
-        self.pattern_positives.push(counts.positives);
+        let p = self.close_pattern(counts)?;
         let (arena, ends) = (&self.ids, &self.ends);
         self.index
             .insert_unique(hash, p, |&q| hash_ids(span(arena, ends, q as usize)));
@@ -307,18 +319,8 @@ impl PatternCounts {
                 continue;
             }
             self.ids[from..].sort_unstable();
-            self.rows = self
-                .rows
-                .checked_add(counts.rows)
-                .ok_or(CountsError::Overflow)?;
-            self.positives = self
-                .positives
-                .checked_add(counts.positives)
-                .ok_or(CountsError::Overflow)?;
-            u32::try_from(self.ends.len()).map_err(|_| CountsError::TooManyPatterns)?;
-            self.ends.push(self.ids.len());
-            self.pattern_rows.push(counts.rows);
-            self.pattern_positives.push(counts.positives);
+            self.add_totals(counts)?;
+            self.close_pattern(counts)?;
         }
         Ok(())
     }

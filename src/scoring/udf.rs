@@ -31,6 +31,7 @@ use datafusion::logical_expr::{
 use datafusion::physical_expr::PhysicalExpr;
 use serde::Serialize;
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::Arc;
 use xxhash_rust::xxh3::Xxh3DefaultBuilder;
 
@@ -291,7 +292,43 @@ impl<'a> ModelColumn<'a> {
 #[derive(Default)]
 struct KnownTokens {
     model: Option<Arc<Model>>,
-    by_view: hashbrown::HashMap<u128, Option<u32>, Xxh3DefaultBuilder>,
+    by_view: ViewMemo<Option<u32>>,
+}
+
+/// What was looked up for the strings of one `StringViewArray`, by their 16-byte views: within
+/// one array a view names the same bytes (the string itself up to 12 bytes, else its buffer,
+/// offset and length), so a repeated string is an integer lookup.
+struct ViewMemo<V> {
+    map: hashbrown::HashMap<u128, V, Xxh3DefaultBuilder>,
+}
+
+impl<V> Default for ViewMemo<V> {
+    fn default() -> Self {
+        ViewMemo {
+            map: hashbrown::HashMap::default(),
+        }
+    }
+}
+
+impl<V: Copy> ViewMemo<V> {
+    /// The value for item `j` of `values`, from `look_up` the first time its view is seen.
+    fn get(&mut self, values: &StringViewArray, j: usize, look_up: impl FnOnce(&str) -> V) -> V {
+        let found = self.try_get(values, j, |s| Ok::<_, Infallible>(look_up(s)));
+        found.unwrap_or_else(|never| match never {})
+    }
+
+    /// [`Self::get`] with a lookup that may fail (nothing is remembered then).
+    fn try_get<E>(
+        &mut self,
+        values: &StringViewArray,
+        j: usize,
+        look_up: impl FnOnce(&str) -> std::result::Result<V, E>,
+    ) -> std::result::Result<V, E> {
+        match self.map.entry(values.views()[j]) {
+            hashbrown::hash_map::Entry::Occupied(e) => Ok(*e.get()),
+            hashbrown::hash_map::Entry::Vacant(e) => Ok(*e.insert(look_up(values.value(j))?)),
+        }
+    }
 }
 
 impl KnownTokens {
@@ -306,7 +343,7 @@ impl KnownTokens {
             return model.known(lists.row(row), out);
         };
         if !self.model.as_ref().is_some_and(|m| Arc::ptr_eq(m, model)) {
-            self.by_view.clear();
+            self.by_view = ViewMemo::default();
             self.model = Some(Arc::clone(model));
         }
         out.clear();
@@ -314,11 +351,7 @@ impl KnownTokens {
             if values.is_null(j) {
                 continue;
             }
-            let rank = *self
-                .by_view
-                .entry(values.views()[j])
-                .or_insert_with(|| model.rank(values.value(j)));
-            out.extend(rank);
+            out.extend(self.by_view.get(values, j, |token| model.rank(token)));
         }
         out.sort_unstable();
         out.dedup();
@@ -556,9 +589,8 @@ impl Accumulator for LogisticFitAccumulator {
                 LogisticFit::NAME
             );
         }
-        // Token ids remembered by string view within this batch (see KnownTokens).
-        let mut by_view: hashbrown::HashMap<u128, u32, Xxh3DefaultBuilder> =
-            hashbrown::HashMap::default();
+        // Token ids remembered by string view within this batch.
+        let mut by_view = ViewMemo::<u32>::default();
         let mut ids = Vec::new();
         for row in 0..labels.len() {
             if !labels.is_valid(row) {
@@ -571,15 +603,9 @@ impl Accumulator for LogisticFitAccumulator {
                         if values.is_null(j) {
                             continue;
                         }
-                        let id = match by_view.entry(values.views()[j]) {
-                            hashbrown::hash_map::Entry::Occupied(e) => *e.get(),
-                            hashbrown::hash_map::Entry::Vacant(e) => *e.insert(
-                                self.counts
-                                    .token_id(values.value(j))
-                                    .map_err(counts_error)?,
-                            ),
-                        };
-                        ids.push(id);
+                        let counts = &mut self.counts;
+                        let id = by_view.try_get(values, j, |token| counts.token_id(token));
+                        ids.push(id.map_err(counts_error)?);
                     }
                     self.counts
                         .add_row_ids(&mut ids, labels.value(row))
