@@ -38,6 +38,7 @@ use datafusion::dataframe::DataFrame;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use futures::future::BoxFuture;
 use futures::StreamExt;
+use object_store::ObjectMeta;
 use state::WorkState;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -751,24 +752,60 @@ impl Stage<'_> {
     ) -> Result<(), RunError> {
         let mut available: BTreeSet<String> = BTreeSet::new();
         // Sources load SOURCE_CONCURRENCY at a time (each one's parsing and encoding already use
-        // two threads; a second source fills what one leaves idle), reported in pipeline order.
+        // two threads; a second source fills what one leaves idle), the largest inputs first and
+        // the next one as soon as a slot is free, so that the largest source does not end up
+        // loading alone at the end. Results are reported in pipeline order.
         let run_date = results.run_date;
         let load_started = Instant::now();
-        let mut loads = futures::stream::iter(inputs.into_iter().map(|(source, loc)| async move {
-            let mut reported = None;
-            let loaded = self.load_source(source, loc, run_date, &mut reported).await;
-            (source, loaded, reported)
-        }))
-        .buffered(SOURCE_CONCURRENCY);
-        while let Some((source, loaded, reported)) = loads.next().await {
-            results.sources.extend(reported);
-            if let Some(st) = loaded? {
-                states.insert(source.contract.name.clone(), st);
+        let mut listed = Vec::with_capacity(inputs.len());
+        for (idx, (source, loc)) in inputs.into_iter().enumerate() {
+            let files = self.storage.list_files(&loc).await;
+            let bytes: u64 = files.as_ref().map_or(0, |f| f.iter().map(|m| m.size).sum());
+            listed.push((idx, source, loc, files, bytes));
+        }
+        listed.sort_by_key(|&(idx, .., bytes)| (std::cmp::Reverse(bytes), idx));
+        let count = listed.len();
+        let mut loads = futures::stream::iter(listed.into_iter().map(
+            |(idx, source, loc, files, _)| async move {
+                let mut reported = None;
+                let loaded = self
+                    .load_source(source, loc, files, run_date, &mut reported)
+                    .await;
+                (idx, source, loaded, reported)
+            },
+        ))
+        .buffer_unordered(SOURCE_CONCURRENCY);
+        type Loaded = (String, Option<SourceResult>, Option<SourceState>);
+        let mut done: Vec<Option<Loaded>> = (0..count).map(|_| None).collect();
+        let mut failed = None;
+        while let Some((idx, source, loaded, reported)) = loads.next().await {
+            match loaded {
+                Ok(st) => {
+                    if let Some(slot) = done.get_mut(idx) {
+                        *slot = Some((source.contract.name.clone(), reported, st));
+                    }
+                    available.insert(source.contract.name.clone());
+                    results.load_seconds = load_started.elapsed().as_secs_f64();
+                }
+                Err(e) => {
+                    if let Some(slot) = done.get_mut(idx) {
+                        *slot = Some((source.contract.name.clone(), reported, None));
+                    }
+                    failed = Some(e);
+                    break;
+                }
             }
-            available.insert(source.contract.name.clone());
-            results.load_seconds = load_started.elapsed().as_secs_f64();
         }
         drop(loads);
+        for (name, reported, st) in done.into_iter().flatten() {
+            results.sources.extend(reported);
+            if let Some(st) = st {
+                states.insert(name, st);
+            }
+        }
+        if let Some(e) = failed {
+            return Err(e);
+        }
         crate::memory::release_free_memory();
         // Resuming: the sources the failed run loaded are still in the raw zone.
         for (name, st) in preloaded {
@@ -877,6 +914,7 @@ impl Stage<'_> {
         &self,
         source: &crate::spec::Source,
         loc: Location,
+        files: Result<Vec<ObjectMeta>, StorageError>,
         run_date: NaiveDate,
         reported: &mut Option<SourceResult>,
     ) -> Result<Option<SourceState>, RunError> {
@@ -886,7 +924,7 @@ impl Stage<'_> {
             source: name.clone(),
         });
         let t0 = Instant::now();
-        let files = match self.storage.list_files(&loc).await {
+        let files = match files {
             Ok(f) => f,
             Err(StorageError::NotFound { .. }) if source.optional => Vec::new(),
             Err(e) => return Err(e.into()),
