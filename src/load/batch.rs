@@ -69,6 +69,16 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
+    /// The text columns whose raw files keep min/max statistics: enums and primary-key columns.
+    pub fn ranged_text_columns(&self) -> Arc<[String]> {
+        self.columns
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| c.allowed.is_some() || self.pk.contains(i))
+            .map(|(_, c)| c.name.clone())
+            .collect()
+    }
+
     pub fn new(contract: &SourceContract) -> Plan {
         let pk: Vec<usize> = contract
             .primary_key

@@ -179,6 +179,8 @@ fn check_records(
 ) -> Result<(), LoadError> {
     let mut last_line = 1;
     let mut estimated = false;
+    // The empty record that stands in for the one being checked (see `check_record`).
+    let mut spare = None;
     for tokens in rx {
         let (mut records, len) =
             match tokens {
@@ -196,7 +198,7 @@ fn check_records(
         for record in records.iter_mut().take(len) {
             let line = record.position().map_or(last_line + 1, |p| p.line());
             last_line = line;
-            check_record(sink, record, line, width, delimiter)?;
+            check_record(sink, record, &mut spare, line, width, delimiter)?;
         }
         if !estimated {
             estimated = true;
@@ -228,6 +230,7 @@ pub(crate) fn estimate_rows(size: u64, bytes: u64, rows: u64) -> u64 {
 fn check_record(
     sink: &mut Sink,
     record: &mut ByteRecord,
+    spare: &mut Option<ByteRecord>,
     line: u64,
     width: usize,
     delimiter: u8,
@@ -239,8 +242,10 @@ fn check_record(
         let reason = format!("row has {} fields, header has {width}", record.len());
         return sink.reject(line, reason, render(record, delimiter));
     }
-    // One UTF-8 check for the whole record; the record's buffers are kept either way.
-    let (result, back) = match StringRecord::from_byte_record(std::mem::take(record)) {
+    // One UTF-8 check for the whole record; the record's buffers are kept either way, and
+    // `spare` stands in for it meanwhile (no allocation per record).
+    let owned = std::mem::replace(record, spare.take().unwrap_or_default());
+    let (result, back) = match StringRecord::from_byte_record(owned) {
         Ok(text) => {
             let row = CsvRow {
                 record: &text,
@@ -257,7 +262,7 @@ fn check_record(
             (r, bytes)
         }
     };
-    *record = back;
+    *spare = Some(std::mem::replace(record, back));
     result
 }
 
@@ -290,8 +295,8 @@ struct CsvRow<'a> {
 impl Row for CsvRow<'_> {
     fn text(&self, idx: usize) -> Option<&str> {
         let f = self.record.get(idx)?;
-        if idx == self.last {
-            Some(f.strip_suffix('\r').unwrap_or(f))
+        if idx == self.last && f.as_bytes().last() == Some(&b'\r') {
+            f.get(..f.len() - 1)
         } else {
             Some(f)
         }
@@ -346,14 +351,17 @@ impl<R> QuoteTracker<R> {
                         self.state = QuoteState::Outside;
                     }
                 }
-                QuoteState::Quoted => match buf[i..].iter().position(|&b| b == b'"') {
-                    Some(j) => {
-                        self.state = QuoteState::QuoteInQuoted;
-                        i += j + 1;
+                QuoteState::Quoted => {
+                    match memchr::memchr(b'"', buf.get(i..).unwrap_or_default()) {
+                        Some(j) => {
+                            self.state = QuoteState::QuoteInQuoted;
+                            i += j + 1;
+                        }
+                        None => break,
                     }
-                    None => break,
-                },
-                QuoteState::Outside => match buf[i..].iter().position(|&b| b == b'"') {
+                }
+                QuoteState::Outside => match memchr::memchr(b'"', buf.get(i..).unwrap_or_default())
+                {
                     Some(j) => {
                         let at = i + j;
                         let before = if at == 0 { self.prev } else { buf[at - 1] };

@@ -562,7 +562,7 @@ async fn load_file(
         }
     };
 
-    let mut parts = PartWriter::new(target, task.file_idx, opts);
+    let mut parts = PartWriter::new(target, task.file_idx, opts, plan.ranged_text_columns());
     let mut write_error = None;
     while let Some(msg) = rx.recv().await {
         let step = match msg {

@@ -537,6 +537,44 @@ async fn extra_columns_are_kept_as_text_and_missing_optional_are_null() -> TestR
 }
 
 #[tokio::test]
+async fn free_text_columns_carry_no_min_max_in_the_raw_zone() -> TestResult {
+    let env = Env::new()?;
+    let mut contract = leads_contract();
+    contract
+        .columns
+        .push(ColumnContract::new("Company", ColumnType::String));
+    let a = env.put(
+        "a.csv",
+        b"Id,CreatedDate,Status,Company,Notes\nL1,2026-03-04,Open,Acme,x\nL2,2026-03-05,SQL,Zeta,y\n",
+    )?;
+    let report = env.load(&contract, &[a]).await?;
+    let file = std::fs::File::open(env.local(&report.raw_files[0]))?;
+    let meta = ParquetRecordBatchReaderBuilder::try_new(file)?
+        .metadata()
+        .clone();
+    let rg = meta.row_group(0);
+    let stats = |name: &str| -> Result<bool, String> {
+        rg.columns()
+            .iter()
+            .find(|c| c.column_path().string() == name)
+            .map(|c| c.statistics().is_some())
+            .ok_or(format!("no column {name}"))
+    };
+    // The primary key, an enum and a timestamp keep their ranges; free text and an extra
+    // (schema drift) column do not.
+    assert!(stats("Id")?);
+    assert!(stats("Status")?);
+    assert!(stats("CreatedDate")?);
+    assert!(!stats("Company")?);
+    assert!(!stats("Notes")?);
+    assert_eq!(
+        strings(&env.read(&report.raw_files[0])?, "Company")?,
+        vec![s("Acme"), s("Zeta")]
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn header_matching_is_exact_first_then_case_insensitive() -> TestResult {
     let env = Env::new()?;
     let input = env.put("a.csv", b"id,CREATEDDATE,Id\nx,2026-03-04,L1\n")?;

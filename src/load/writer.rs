@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use object_store::buffered::BufWriter;
 use object_store::path::Path;
@@ -17,6 +17,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::AsyncArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use super::{LoadError, LoadOptions, RawTarget};
 
@@ -36,6 +37,29 @@ pub(crate) fn writer_properties(row_group_rows: usize) -> WriterProperties {
         // a tenth of its CPU building dictionaries it then abandoned.
         .set_dictionary_enabled(false)
         .build()
+}
+
+/// `props` without min/max statistics for the `Utf8` columns of `schema` not in `ranged`.
+///
+/// Free text and foreign ids carry no ranges in the raw zone: a row group's min and max of
+/// emails, titles or company names prune nothing, and comparing every value to find them was
+/// a twentieth of the load's CPU. Enum and primary-key columns keep theirs (keys are often in
+/// file order, so their ranges do prune).
+pub(crate) fn text_statistics(
+    props: &WriterProperties,
+    schema: &SchemaRef,
+    ranged: &[String],
+) -> WriterProperties {
+    let mut builder = props.clone().into_builder();
+    for field in schema.fields() {
+        if field.data_type() == &DataType::Utf8 && !ranged.iter().any(|r| r == field.name()) {
+            builder = builder.set_column_statistics_enabled(
+                ColumnPath::from(field.name().as_str()),
+                EnabledStatistics::None,
+            );
+        }
+    }
+    builder.build()
 }
 
 /// An open Parquet upload.
@@ -113,6 +137,8 @@ pub(crate) struct PartWriter {
     prefix: Path,
     file_idx: usize,
     props: WriterProperties,
+    /// `Utf8` columns that keep min/max statistics ([`text_statistics`]).
+    ranged: Arc<[String]>,
     max_file_rows: usize,
     schema: Option<SchemaRef>,
     open: Option<OpenFile>,
@@ -120,12 +146,18 @@ pub(crate) struct PartWriter {
 }
 
 impl PartWriter {
-    pub fn new(target: &RawTarget, file_idx: usize, opts: &LoadOptions) -> PartWriter {
+    pub fn new(
+        target: &RawTarget,
+        file_idx: usize,
+        opts: &LoadOptions,
+        ranged: Arc<[String]>,
+    ) -> PartWriter {
         PartWriter {
             store: target.store.clone(),
             prefix: target.data_prefix.clone(),
             file_idx,
             props: writer_properties(opts.row_group_rows),
+            ranged,
             max_file_rows: opts.max_file_rows,
             schema: None,
             open: None,
@@ -157,7 +189,7 @@ impl PartWriter {
                 &self.store,
                 self.next_path(),
                 batch.schema(),
-                self.props.clone(),
+                text_statistics(&self.props, &batch.schema(), &self.ranged),
             )?,
         };
         let result = open.write(batch).await;
@@ -182,8 +214,8 @@ impl PartWriter {
         self.close_open().await?;
         if self.written.is_empty() {
             if let Some(schema) = self.schema.clone() {
-                let empty =
-                    OpenFile::create(&self.store, self.next_path(), schema, self.props.clone())?;
+                let props = text_statistics(&self.props, &schema, &self.ranged);
+                let empty = OpenFile::create(&self.store, self.next_path(), schema, props)?;
                 self.written.push(empty.close().await?);
             }
         }
