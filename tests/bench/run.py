@@ -873,8 +873,11 @@ def main() -> None:
         if not res_path.exists():
             res_path.write_text("# Benchmark results\n\nAppended by `tests/bench/run.py` (see tests/bench/README.md). "
                                 "Newest last.\n\n")
+        before = res_path.read_text(encoding="utf-8")
         with open(res_path, "a", encoding="utf-8") as f:
-            f.write(text + "\n")
+            # A blank line before the new section's heading, whatever the file ended with.
+            trailing = len(before) - len(before.rstrip("\n"))
+            f.write("\n" * max(0, 2 - trailing) + text + "\n")
         print(f"appended to {res_path}")
 
 
