@@ -182,7 +182,7 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
     let runtime = runtime.build_arc()?;
     let spilling_joins =
         (opts.join_strategy == JoinStrategy::SortMerge).then(|| SpillingJoinRule {
-            max_build_bytes: max_build_bytes(opts.memory_limit),
+            build_budget: build_budget(opts.memory_limit),
         });
     let ctx = match &opts.engine {
         EngineSpec::Local => local(config, runtime, spilling_joins),
@@ -193,10 +193,11 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
     Ok(ctx)
 }
 
-/// The largest build side a hash join keeps under `join_strategy: sort_merge`: a sixteenth of the
-/// memory limit (a model has several joins, and sorts need the rest), 256 MiB without one.
-fn max_build_bytes(memory_limit: Option<u64>) -> usize {
-    let bytes = memory_limit.map_or(256 << 20, |limit| limit / 16);
+/// The build sides a plan's hash joins keep together under `join_strategy: sort_merge`: a
+/// quarter of the memory limit (what the fair pool gives one spilling operator at most; sorts
+/// and aggregations need the rest), 1 GiB without one.
+fn build_budget(memory_limit: Option<u64>) -> usize {
+    let bytes = memory_limit.map_or(1 << 30, |limit| limit / 4);
     usize::try_from(bytes).unwrap_or(usize::MAX)
 }
 
@@ -294,7 +295,7 @@ pub fn register_stores(ctx: &SessionContext, storage: &Storage) {
 pub(crate) mod tests {
     use super::*;
 
-    /// A session of `join_strategy` under a 64 MiB limit (hash build sides up to 4 MiB), with
+    /// A session of `join_strategy` under a 16 MiB limit (hash build sides up to 4 MiB), with
     /// a table `t` of 1M rows (16 MB) in Parquet under `dir`.
     pub(crate) async fn session_with_table(
         join_strategy: JoinStrategy,
@@ -302,7 +303,7 @@ pub(crate) mod tests {
     ) -> SessionContext {
         let opts = EngineOptions {
             join_strategy,
-            memory_limit: Some(64 << 20),
+            memory_limit: Some(16 << 20),
             target_partitions: Some(2),
             ..EngineOptions::default()
         };
@@ -330,6 +331,23 @@ pub(crate) mod tests {
         datafusion::arrow::util::pretty::pretty_format_batches(&batches)
             .unwrap()
             .to_string()
+    }
+
+    #[tokio::test]
+    async fn a_plans_hash_joins_share_one_budget() {
+        // Two build sides of 300k rows (2.4 MB each as estimated): either fits the 4 MiB budget
+        // of a 16 MiB limit alone, not both: one stays a hash join, the other sorts.
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = session_with_table(JoinStrategy::SortMerge, dir.path()).await;
+        let sql = "EXPLAIN SELECT a.v FROM t AS a \
+                   JOIN (SELECT v FROM t LIMIT 300000) AS b ON a.v = b.v \
+                   JOIN (SELECT w FROM t LIMIT 300000) AS c ON a.w = c.w";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let plan = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string();
+        assert_eq!(plan.matches("SortMergeJoin").count(), 1, "{plan}");
+        assert_eq!(plan.matches("HashJoinExec").count(), 1, "{plan}");
     }
 
     #[tokio::test]

@@ -4,15 +4,19 @@
 //! join sorts both inputs, and sorts spill. Making every join a sort-merge join (DataFusion's
 //! `prefer_hash_join = false`) also sorted millions of rows to join them to a table of seven
 //! (at 10M leads `int_lead_features` sorted its 10M leads by employee band to join the typical
-//! deal size of each band: 6.4 s of its 55). [`SpillingJoinRule`] decides per join instead: it
+//! deal size of each band: 6.4 s of its 55). [`SpillingJoinRule`] decides per plan instead: it
 //! runs after DataFusion's join selection, which has already put the smaller input on the build
-//! side and collected the small ones into one hash table (`CollectLeft`), and turns a hash join
-//! into a sort-merge join only when its build side may be larger than `max_build_bytes`.
+//! side and collected the small ones into one hash table (`CollectLeft`), and gives the plan's
+//! hash joins a common budget, `build_budget` bytes: the joins with the smallest build sides
+//! stay hash joins while their build sides together fit, a join whose probe side would fit
+//! instead swaps its inputs, and the rest become sort-merge joins. (A budget per join, a
+//! sixteenth of the limit, sorted 13M campaign members at 10M leads to join 3.75M funnel leads,
+//! alone in its plan: 2 s more than the hash join.)
 //!
 //! The estimate is DataFusion's statistics of the build input (bytes, else rows x 64 bytes);
-//! none at all counts as large. The engine pairs the rule with a default filter selectivity of
-//! 100 %, so that an estimate after a filter the optimizer cannot bound is the filter's input,
-//! not a fifth of it: an underestimate would be a build side that cannot spill.
+//! none at all counts as over any budget. The engine pairs the rule with a default filter
+//! selectivity of 100 %, so that an estimate after a filter the optimizer cannot bound is the
+//! filter's input, not a fifth of it: an underestimate would be a build side that cannot spill.
 
 use datafusion::arrow::compute::SortOptions;
 use datafusion::common::config::ConfigOptions;
@@ -32,10 +36,62 @@ use std::sync::Arc;
 /// Bytes per row assumed when the statistics have rows but no bytes.
 const BYTES_PER_ROW: usize = 64;
 
-/// Hash joins whose build side may exceed `max_build_bytes` become sort-merge joins.
+/// The hash joins of a plan keep build sides of at most `build_budget` bytes together; the
+/// others become sort-merge joins.
 #[derive(Debug)]
 pub struct SpillingJoinRule {
-    pub max_build_bytes: usize,
+    pub build_budget: usize,
+}
+
+/// What becomes of one hash join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Keep,
+    Swap,
+    SortMerge,
+}
+
+/// A hash join's in-memory options: its build side's estimate, and its probe side's when the
+/// inputs may be swapped.
+#[derive(Debug, Clone, Copy)]
+struct Sides {
+    build: Option<usize>,
+    probe: Option<usize>,
+    /// A null-aware anti join (NOT IN) has no sort-merge form: it stays whatever its size.
+    must_hash: bool,
+}
+
+/// Decides every join of a plan: the cheapest in-memory form of each, smallest first, while
+/// the budget lasts.
+fn decide(joins: &[Sides], budget: usize) -> Vec<Decision> {
+    let cheapest = |s: &Sides| match (s.build, s.probe) {
+        (Some(b), Some(p)) if p < b => Some((p, Decision::Swap)),
+        (Some(b), _) => Some((b, Decision::Keep)),
+        (None, Some(p)) => Some((p, Decision::Swap)),
+        (None, None) => None,
+    };
+    let mut used = 0usize;
+    let mut out = vec![Decision::SortMerge; joins.len()];
+    // Joins that must stay hash joins take their share first.
+    for (i, s) in joins.iter().enumerate().filter(|(_, s)| s.must_hash) {
+        used = used.saturating_add(s.build.unwrap_or(0));
+        out[i] = Decision::Keep;
+    }
+    let mut order: Vec<(usize, usize, Decision)> = joins
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.must_hash)
+        .filter_map(|(i, s)| cheapest(s).map(|(bytes, d)| (bytes, i, d)))
+        .collect();
+    order.sort_unstable_by_key(|&(bytes, i, _)| (bytes, i));
+    for (bytes, i, d) in order {
+        if used.saturating_add(bytes) > budget {
+            break;
+        }
+        used += bytes;
+        out[i] = d;
+    }
+    out
 }
 
 impl SpillingJoinRule {
@@ -57,26 +113,43 @@ impl SpillingJoinRule {
             .map(|rows| rows.saturating_mul(BYTES_PER_ROW))
     }
 
-    fn fits(&self, plan: &Arc<dyn ExecutionPlan>) -> bool {
-        Self::estimate(plan).is_some_and(|b| b <= self.max_build_bytes)
+    fn sides(join: &HashJoinExec) -> Sides {
+        Sides {
+            build: Self::estimate(join.left()),
+            probe: if join.join_type().supports_swap() {
+                Self::estimate(join.right())
+            } else {
+                None
+            },
+            must_hash: join.null_aware,
+        }
     }
 
-    /// The join with a build side that fits, or as a sort-merge join; `None`: unchanged.
-    fn rewrite(&self, join: &HashJoinExec) -> Result<Option<Arc<dyn ExecutionPlan>>> {
-        // A null-aware anti join (NOT IN) has no sort-merge form; a build side that fits stays.
-        if join.null_aware || self.fits(join.left()) {
-            return Ok(None);
+    /// The join as decided; `None`: unchanged.
+    fn rewrite(join: &HashJoinExec, decision: Decision) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        match decision {
+            Decision::Keep => Ok(None),
+            // DataFusion swaps sides only on statistics; a probe side that fits can be the
+            // build side.
+            Decision::Swap => join.swap_inputs(*join.partition_mode()).map(Some),
+            Decision::SortMerge => {
+                tracing::debug!(
+                    build_bytes = ?Self::estimate(join.left()),
+                    "hash join -> sort-merge join"
+                );
+                sort_merge(join).map(Some)
+            }
         }
-        // DataFusion swaps sides only on statistics; a probe side that fits can be the build side.
-        if join.join_type().supports_swap() && self.fits(join.right()) {
-            return join.swap_inputs(*join.partition_mode()).map(Some);
-        }
-        tracing::debug!(
-            build_bytes = ?Self::estimate(join.left()),
-            max = self.max_build_bytes,
-            "hash join -> sort-merge join"
-        );
-        sort_merge(join).map(Some)
+    }
+}
+
+/// The hash joins of `plan`, children first (the order of `transform_up`).
+fn collect_joins(node: &Arc<dyn ExecutionPlan>, out: &mut Vec<Sides>) {
+    for child in node.children() {
+        collect_joins(child, out);
+    }
+    if let Some(join) = node.downcast_ref::<HashJoinExec>() {
+        out.push(SpillingJoinRule::sides(join));
     }
 }
 
@@ -131,9 +204,22 @@ impl PhysicalOptimizerRule for SpillingJoinRule {
         plan: Arc<dyn ExecutionPlan>,
         _config: &ConfigOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        // The joins in the order `transform_up` visits them (children first), then each
+        // rewritten as decided (a rewritten join is not visited again).
+        let mut joins = Vec::new();
+        collect_joins(&plan, &mut joins);
+        if joins.is_empty() {
+            return Ok(plan);
+        }
+        let decided = decide(&joins, self.build_budget);
+        let mut next = 0usize;
         plan.transform_up(|node| {
             let rewritten = match node.downcast_ref::<HashJoinExec>() {
-                Some(join) => self.rewrite(join)?,
+                Some(join) => {
+                    let decision = decided.get(next).copied().unwrap_or(Decision::SortMerge);
+                    next += 1;
+                    Self::rewrite(join, decision)?
+                }
                 None => None,
             };
             Ok(match rewritten {
@@ -150,5 +236,61 @@ impl PhysicalOptimizerRule for SpillingJoinRule {
 
     fn schema_check(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sides(build: Option<usize>, probe: Option<usize>) -> Sides {
+        Sides {
+            build,
+            probe,
+            must_hash: false,
+        }
+    }
+
+    #[test]
+    fn the_smallest_build_sides_share_the_budget() {
+        use Decision::*;
+        // 40 + 50 fit 100; 60 more would not: the largest becomes a sort-merge join.
+        let joins = [
+            sides(Some(60), None),
+            sides(Some(40), None),
+            sides(Some(50), None),
+        ];
+        assert_eq!(decide(&joins, 100), vec![SortMerge, Keep, Keep]);
+        // Each alone fits: with room for all, all stay hash joins.
+        assert_eq!(decide(&joins, 150), vec![Keep, Keep, Keep]);
+    }
+
+    #[test]
+    fn a_smaller_probe_side_swaps_and_unknown_sizes_sort() {
+        use Decision::*;
+        let joins = [
+            sides(Some(500), Some(30)), // the probe side fits: swap
+            sides(None, None),          // no statistics: over any budget
+            sides(None, Some(10)),      // only the probe side is known
+            sides(Some(20), Some(90)),  // the build side is the smaller
+        ];
+        assert_eq!(decide(&joins, 100), vec![Swap, SortMerge, Swap, Keep]);
+        assert_eq!(decide(&joins, 35), vec![SortMerge, SortMerge, Swap, Keep]);
+    }
+
+    #[test]
+    fn a_join_without_a_sort_merge_form_keeps_its_share() {
+        use Decision::*;
+        let joins = [
+            Sides {
+                build: Some(80),
+                probe: None,
+                must_hash: true,
+            },
+            sides(Some(30), None),
+            sides(Some(15), None),
+        ];
+        // NOT IN stays a hash join and takes 80 of the 100: room for the 15 only.
+        assert_eq!(decide(&joins, 100), vec![Keep, SortMerge, Keep]);
     }
 }

@@ -215,6 +215,13 @@ impl MemoryPool for ActiveFairPool {
             after <= self.pool_size
         };
         if !granted {
+            tracing::debug!(
+                consumer = reservation.consumer().name(),
+                size,
+                additional,
+                pool = %describe(self.pool_size, &s),
+                "memory refused"
+            );
             return Err(resources_datafusion_err!(
                 "Failed to allocate additional {additional} bytes for {} with {size} bytes \
                  already allocated for this reservation - {} bytes remain available for the \
