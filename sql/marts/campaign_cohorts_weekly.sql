@@ -35,23 +35,27 @@ funnel_leads AS (
 ),
 
 member_funnel AS (
-    -- one row per campaign, week and lead (the member rows de-duplicated after the join: the
-    -- funnel columns depend on the lead alone, and joined on lead_id the rows of a lead arrive
-    -- together, so a large run groups them as they stream instead of holding every group)
+    -- one row per campaign, week and lead (the member rows de-duplicated after the join). The
+    -- funnel columns depend on the lead alone (funnel_leads has one row per lead), so they are
+    -- grouped on, not aggregated: the same groups, with less state per group. Joined on lead_id
+    -- the rows of a lead arrive together, so a large run groups them as they stream.
     SELECT
         member_rows.campaign_id,
         member_rows.cohort_week,
         member_rows.lead_id,
         bool_or(member_rows.has_responded)            AS has_responded,
-        bool_or(lead_funnel.mql_at IS NOT NULL)       AS is_mql,
-        bool_or(lead_funnel.sql_at IS NOT NULL)       AS is_sql,
-        max(lead_funnel.opportunity_id)               AS opportunity_id,
-        bool_or(lead_funnel.is_won)                   AS is_won,
-        max(lead_funnel.opportunity_amount)           AS opportunity_amount
+        lead_funnel.mql_at IS NOT NULL                AS is_mql,
+        lead_funnel.sql_at IS NOT NULL                AS is_sql,
+        lead_funnel.opportunity_id,
+        lead_funnel.is_won,
+        lead_funnel.opportunity_amount
     FROM member_rows
     LEFT JOIN funnel_leads AS lead_funnel
         ON lead_funnel.lead_id = member_rows.lead_id
-    GROUP BY member_rows.campaign_id, member_rows.cohort_week, member_rows.lead_id
+    GROUP BY
+        member_rows.campaign_id, member_rows.cohort_week, member_rows.lead_id,
+        lead_funnel.mql_at IS NOT NULL, lead_funnel.sql_at IS NOT NULL,
+        lead_funnel.opportunity_id, lead_funnel.is_won, lead_funnel.opportunity_amount
 ),
 
 opportunity_groups AS (
