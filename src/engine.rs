@@ -182,7 +182,8 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
     let runtime = runtime.build_arc()?;
     let spilling_joins =
         (opts.join_strategy == JoinStrategy::SortMerge).then(|| SpillingJoinRule {
-            build_budget: build_budget(opts.memory_limit),
+            build_budget: build_budget(opts.memory_limit, 4),
+            max_build: build_budget(opts.memory_limit, 6),
         });
     let ctx = match &opts.engine {
         EngineSpec::Local => local(config, runtime, spilling_joins),
@@ -193,11 +194,12 @@ pub fn session(opts: &EngineOptions, storage: &Storage) -> Result<SessionContext
     Ok(ctx)
 }
 
-/// The build sides a plan's hash joins keep together under `join_strategy: sort_merge`: a
-/// quarter of the memory limit (what the fair pool gives one spilling operator at most; sorts
-/// and aggregations need the rest), 1 GiB without one.
-fn build_budget(memory_limit: Option<u64>) -> usize {
-    let bytes = memory_limit.map_or(1 << 30, |limit| limit / 4);
+/// Build sides under `join_strategy: sort_merge`: a plan's hash joins keep up to a quarter of the
+/// memory limit together (`n` = 4; what the fair pool gives one spilling operator at most; sorts
+/// and aggregations need the rest), one join up to a sixth (`n` = 6); without a limit, as under
+/// 4 GiB.
+fn build_budget(memory_limit: Option<u64>, n: u64) -> usize {
+    let bytes = memory_limit.unwrap_or(4 << 30) / n;
     usize::try_from(bytes).unwrap_or(usize::MAX)
 }
 
