@@ -33,8 +33,8 @@ pub struct RawPipeline {
     pub batch_size: Option<usize>,
     /// `hash` (default: fastest, but a hash join's build side cannot spill) or `sort_merge`
     /// (the hash joins of a query keep build sides of up to a quarter of `memory_limit`
-    /// together, smallest first; the others sort both sides and spill: for runs larger than
-    /// the memory pool).
+    /// together, one at most a sixth, smallest first; the others sort both sides and spill:
+    /// for runs larger than the memory pool).
     #[serde(default)]
     pub join_strategy: Option<String>,
     /// `greedy` (default: first come, first served) or `fair` (each spilling operator holding
