@@ -765,13 +765,20 @@ impl Stage<'_> {
         }
         listed.sort_by_key(|&(idx, .., bytes)| (std::cmp::Reverse(bytes), idx));
         let count = listed.len();
+        // After a failure no further source starts, but those loading finish and are kept, so
+        // that `--resume` re-uses them.
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let stop = &stop;
         let mut loads = futures::stream::iter(listed.into_iter().map(
             |(idx, source, loc, files, _)| async move {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    return (idx, source, None, None);
+                }
                 let mut reported = None;
                 let loaded = self
                     .load_source(source, loc, files, run_date, &mut reported)
                     .await;
-                (idx, source, loaded, reported)
+                (idx, source, Some(loaded), reported)
             },
         ))
         .buffer_unordered(SOURCE_CONCURRENCY);
@@ -779,21 +786,22 @@ impl Stage<'_> {
         let mut done: Vec<Option<Loaded>> = (0..count).map(|_| None).collect();
         let mut failed = None;
         while let Some((idx, source, loaded, reported)) = loads.next().await {
-            match loaded {
-                Ok(st) => {
-                    if let Some(slot) = done.get_mut(idx) {
-                        *slot = Some((source.contract.name.clone(), reported, st));
-                    }
-                    available.insert(source.contract.name.clone());
+            let name = source.contract.name.clone();
+            let st = match loaded {
+                None => continue,
+                Some(Ok(st)) => {
+                    available.insert(name.clone());
                     results.load_seconds = load_started.elapsed().as_secs_f64();
+                    st
                 }
-                Err(e) => {
-                    if let Some(slot) = done.get_mut(idx) {
-                        *slot = Some((source.contract.name.clone(), reported, None));
-                    }
-                    failed = Some(e);
-                    break;
+                Some(Err(e)) => {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    failed.get_or_insert(e);
+                    None
                 }
+            };
+            if let Some(slot) = done.get_mut(idx) {
+                *slot = Some((name, reported, st));
             }
         }
         drop(loads);
