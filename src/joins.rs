@@ -137,8 +137,12 @@ impl SpillingJoinRule {
         }
     }
 
-    /// The join as decided; `None`: unchanged.
-    fn rewrite(join: &HashJoinExec, decision: Decision) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    /// The join as decided (`sides`: its estimates, for the log); `None`: unchanged.
+    fn rewrite(
+        join: &HashJoinExec,
+        decision: Decision,
+        sides: Option<&Sides>,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
         match decision {
             Decision::Keep => Ok(None),
             // DataFusion swaps sides only on statistics; a probe side that fits can be the
@@ -146,7 +150,7 @@ impl SpillingJoinRule {
             Decision::Swap => join.swap_inputs(*join.partition_mode()).map(Some),
             Decision::SortMerge => {
                 tracing::debug!(
-                    build_bytes = ?Self::estimate(join.left()),
+                    build_bytes = ?sides.and_then(|s| s.build),
                     "hash join -> sort-merge join"
                 );
                 sort_merge(join).map(Some)
@@ -229,8 +233,9 @@ impl PhysicalOptimizerRule for SpillingJoinRule {
             let rewritten = match node.downcast_ref::<HashJoinExec>() {
                 Some(join) => {
                     let decision = decided.get(next).copied().unwrap_or(Decision::SortMerge);
+                    let sides = joins.get(next);
                     next += 1;
-                    Self::rewrite(join, decision)?
+                    Self::rewrite(join, decision, sides)?
                 }
                 None => None,
             };

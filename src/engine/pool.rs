@@ -258,12 +258,17 @@ mod tests {
         Arc::new(ActiveFairPool::new(size))
     }
 
+    /// A spilling operator named `name`, registered with `pool`.
+    fn spilling(pool: &Arc<dyn MemoryPool>, name: impl Into<String>) -> MemoryReservation {
+        MemoryConsumer::new(name)
+            .with_can_spill(true)
+            .register(pool)
+    }
+
     #[test]
     fn a_lone_sort_gets_a_quarter_and_the_next_one_still_starts() {
         let pool = pool(1024 * MB);
-        let a = MemoryConsumer::new("sort a")
-            .with_can_spill(true)
-            .register(&pool);
+        let a = spilling(&pool, "sort a");
         // One operator at work: a quarter of the pool (DataFusion's fair pool: 1/n of all the
         // registered ones, used or not).
         a.try_grow(256 * MB).unwrap();
@@ -274,15 +279,9 @@ mod tests {
         );
         // Many more registered, none holding memory: the share does not change.
         let idle: Vec<_> = (0..12)
-            .map(|i| {
-                MemoryConsumer::new(format!("idle {i}"))
-                    .with_can_spill(true)
-                    .register(&pool)
-            })
+            .map(|i| spilling(&pool, format!("idle {i}")))
             .collect();
-        let b = MemoryConsumer::new("sort b")
-            .with_can_spill(true)
-            .register(&pool);
+        let b = spilling(&pool, "sort b");
         b.try_grow(200 * MB).unwrap();
         assert_eq!(pool.reserved(), 456 * MB);
         drop(idle);
@@ -298,11 +297,7 @@ mod tests {
         // the merge phase of one was refused 376 KB.
         let pool = pool(2048 * MB);
         let sorts: Vec<_> = (0..2)
-            .map(|i| {
-                MemoryConsumer::new(format!("ExternalSorter[{i}]"))
-                    .with_can_spill(true)
-                    .register(&pool)
-            })
+            .map(|i| spilling(&pool, format!("ExternalSorter[{i}]")))
             .collect();
         for sort in &sorts {
             sort.try_grow(512 * MB).unwrap();
@@ -321,9 +316,7 @@ mod tests {
         let pool = pool(1024 * MB);
         let hash = MemoryConsumer::new("hash join").register(&pool);
         hash.try_grow(900 * MB).unwrap();
-        let sort = MemoryConsumer::new("sort")
-            .with_can_spill(true)
-            .register(&pool);
+        let sort = spilling(&pool, "sort");
         // Share: (1024 - 900) / 4 = 31 MB, but the headroom (128 MB) is already in use, so only
         // the floor (16 MB) is granted.
         sort.try_grow(16 * MB).unwrap();
@@ -331,22 +324,14 @@ mod tests {
         // What cannot spill may use the whole pool.
         hash.try_grow(1024 * MB - 916 * MB).unwrap();
         assert!(hash.try_grow(1).is_err());
-        let late = MemoryConsumer::new("late")
-            .with_can_spill(true)
-            .register(&pool);
+        let late = spilling(&pool, "late");
         assert!(late.try_grow(1).is_err(), "nothing left at all");
     }
 
     #[test]
     fn shares_shrink_as_operators_start_and_grow_as_they_finish() {
         let pool = pool(800 * MB);
-        let ops: Vec<_> = (0..8)
-            .map(|i| {
-                MemoryConsumer::new(format!("op {i}"))
-                    .with_can_spill(true)
-                    .register(&pool)
-            })
-            .collect();
+        let ops: Vec<_> = (0..8).map(|i| spilling(&pool, format!("op {i}"))).collect();
         for op in &ops {
             op.try_grow(10 * MB).unwrap();
         }
@@ -369,15 +354,11 @@ mod tests {
         ] {
             let hash = MemoryConsumer::new("HashJoinInput[0]").register(&pool);
             hash.try_grow(100 * MB).unwrap();
-            let repartition = MemoryConsumer::new("RepartitionExec[1]")
-                .with_can_spill(true)
-                .register(&pool);
+            let repartition = spilling(&pool, "RepartitionExec[1]");
             repartition.try_grow(8 * MB).unwrap();
             assert_eq!(pool.reserved(), 108 * MB);
             // Everything else is refused as the inner pool would.
-            let sort = MemoryConsumer::new("ExternalSorter[0]")
-                .with_can_spill(true)
-                .register(&pool);
+            let sort = spilling(&pool, "ExternalSorter[0]");
             assert!(sort.try_grow(1).is_err(), "{pool}");
             repartition.free();
             assert_eq!(pool.reserved(), 100 * MB);
